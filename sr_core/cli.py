@@ -1,0 +1,184 @@
+"""Command line: ``python -m sr_core {upscale,evaluate,models,classify,export-onnx} ...``.
+
+Every command prints a one-line error and exits non-zero on bad input; a
+folder run goes on past bad files and lists them at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def _progress(enabled: bool, **kwargs):
+    from tqdm import tqdm
+
+    return tqdm(disable=not enabled or not sys.stderr.isatty(), dynamic_ncols=True, **kwargs)
+
+
+def _load(name: str, device: str, scale: int | None):
+    from . import load_model
+    from .checkpoint import CheckpointError
+
+    try:
+        model = load_model(name, device=device)
+    except (FileNotFoundError, CheckpointError, ValueError) as err:
+        raise CLIError(str(err)) from None
+    if scale is not None and model.config.get("scale") != scale:
+        raise CLIError(f"model {name!r} upscales {model.config.get('scale')}x, not {scale}x")
+    return model
+
+
+def _output_path(src: Path, inputs: list[str], output: Path, single_file: bool, model: str) -> Path:
+    if single_file:
+        return output
+    root = next((Path(i) for i in inputs if Path(i).is_dir() and Path(i) in src.parents), None)
+    rel = src.relative_to(root) if root else Path(src.name)
+    return output / rel.parent / f"{rel.stem}_{model}_x{{scale}}.png"
+
+
+def cmd_upscale(args) -> int:
+    from .config import max_pixels
+    from .inference import upscale
+    from .io import ImageLoadError, list_images, open_image, save_image
+
+    model = _load(args.model, args.device, args.scale)
+    scale = model.config["scale"]
+    inputs = list_images(args.inputs)
+    if not inputs:
+        raise CLIError("no input images found")
+    output = Path(args.output)
+    single_file = len(inputs) == 1 and Path(args.inputs[0]).is_file() and output.suffix != ""
+    limit = args.max_pixels if args.max_pixels is not None else max_pixels()
+    failures: list[str] = []
+    written = 0
+    bar = _progress(args.progress and len(inputs) > 1, total=len(inputs), unit="img")
+    for src in inputs:
+        dst = Path(str(_output_path(src, args.inputs, output, single_file, args.model)).format(scale=scale))
+        try:
+            if dst.exists() and not args.overwrite:
+                raise FileExistsError(f"{dst}: exists (pass --overwrite to replace it)")
+            img = open_image(src, max_pixels=limit)
+            tiles = _progress(args.progress, desc=src.name, unit="tile", leave=False)
+
+            def on_tile(done, total, tiles=tiles):
+                tiles.total = total
+                tiles.n = done
+                tiles.refresh()
+
+            out = upscale(model, img, tile=args.tile, tile_overlap=args.tile_overlap, progress=on_tile)
+            tiles.close()
+            save_image(out, dst, overwrite=args.overwrite)
+            written += 1
+        except (ImageLoadError, FileExistsError, ValueError) as err:
+            failures.append(str(err))
+            bar.write(f"error: {err}")
+        except MemoryError:
+            failures.append(f"{src}: out of memory (try a smaller --tile)")
+            bar.write(f"error: {failures[-1]}")
+        bar.update(1)
+    bar.close()
+    print(f"wrote {written} image(s) to {output}" + (f"; {len(failures)} failed:" if failures else ""))
+    for f in failures:
+        print(f"  {f}")
+    return 1 if failures else 0
+
+
+def cmd_evaluate(args) -> int:
+    from .data import load_eval_set
+    from .metrics import psnr, ssim
+    from .nets import build_preset
+    from .inference import upscale_tensor
+
+    model = _load(args.model, args.device, args.scale)
+    scale = model.config["scale"]
+    bicubic = build_preset("bicubic", scale=scale)
+    try:
+        pairs = load_eval_set(args.hr_dir, scale, args.degradation)
+    except FileNotFoundError as err:
+        raise CLIError(str(err)) from None
+    rows = []
+    for name, lr, hr in pairs:
+        row = {"image": name}
+        for label, m in (("model", model), ("bicubic", bicubic)):
+            sr = upscale_tensor(m, lr, tile=args.tile)
+            row[f"{label}_psnr"] = psnr(sr, hr, scale).item()
+            row[f"{label}_ssim"] = ssim(sr, hr, scale).item()
+        rows.append(row)
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "image"}
+    print(f"{'image':<16}{args.model + ' PSNR':>18}{'SSIM':>8}{'bicubic PSNR':>15}{'SSIM':>8}")
+    for r in rows + [{"image": "mean", **mean}]:
+        print(f"{r['image']:<16}{r['model_psnr']:>18.3f}{r['model_ssim']:>8.4f}{r['bicubic_psnr']:>15.3f}"
+              f"{r['bicubic_ssim']:>8.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": args.model, "hr_dir": str(args.hr_dir), "scale": scale,
+                                               "degradation": args.degradation, "metric": "Y-PSNR/SSIM, border=scale",
+                                               "images": rows, "mean": mean}, indent=2))
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .checkpoint import has_weights
+    from .nets import PRESETS, build_preset, count_parameters
+
+    print(f"{'name':<16}{'architecture':<30}{'scale':>6}{'parameters':>12}  weights")
+    for name, (arch, hparams) in PRESETS.items():
+        detail = arch + "".join(f" {k}={v}" for k, v in hparams.items() if k in ("conv", "mode", "norm"))
+        params = count_parameters(build_preset(name))
+        present = "built-in" if arch == "interpolation" else ("present" if has_weights(name) else "missing")
+        print(f"{name:<16}{detail:<30}{4:>6}{params:>12,}  {present}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sr_core", description="Super-resolution toolkit")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("upscale", help="upscale image files or folders")
+    p.add_argument("inputs", nargs="+", help="image files and/or folders")
+    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    p.add_argument("--model", default="srresnet", help="model name or checkpoint path (default: srresnet)")
+    p.add_argument("--scale", type=int, default=None, help="check that the model has this scale")
+    p.add_argument("--tile", type=int, default=None, help="tile size in input pixels (default: from free memory; 0: off)")
+    p.add_argument("--tile-overlap", type=int, default=16)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger inputs (default: SR_MAX_PIXELS or 16M)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(func=cmd_upscale)
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM of a model and of bicubic on a folder of HR images")
+    p.add_argument("--model", required=True)
+    p.add_argument("--hr-dir", required=True, type=Path)
+    p.add_argument("--scale", type=int, default=None)
+    p.add_argument("--degradation", default="bicubic", choices=["bicubic", "blur"])
+    p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("models", help="list the model names")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,182 @@
+"""Reading and writing images: the one loader the library, the CLI and the app share.
+
+``open_image`` turns anything a user may hand over into a decoded ``PIL.Image``
+or raises :class:`ImageLoadError` with a one-line reason naming the file. The
+pixel count is checked from the header before any pixel is decoded, so a
+decompression bomb costs nothing. EXIF orientation is applied; of an animated
+GIF/WebP/PNG only the first frame is used.
+
+``to_tensor`` / ``to_image`` convert between images and the library's tensor
+contract (RGB, float32, NCHW, [0, 1]). Greyscale images are replicated to
+three channels; 16-bit greyscale keeps its precision in the tensor.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import config
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga"}
+HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+
+class ImageLoadError(ValueError):
+    """An input that is not a usable image; ``str(err)`` is a one-line message for the user."""
+
+
+def _name(source) -> str:
+    return str(source) if isinstance(source, (str, Path)) else "<image data>"
+
+
+def check_pixels(width: int, height: int, limit: int | None, name: str = "image") -> None:
+    """Raise ImageLoadError if width x height exceeds ``limit`` pixels (None: no limit)."""
+    if limit is not None and width * height > limit:
+        raise ImageLoadError(
+            f"{name}: {width}x{height} = {width * height:,} pixels is over the limit of {limit:,} pixels "
+            f"(set SR_MAX_PIXELS or --max-pixels to change it)")
+
+
+def open_image(source: str | Path | bytes | Image.Image, max_pixels: int | None = -1) -> Image.Image:
+    """Open and fully decode an image, or raise ImageLoadError with the reason.
+
+    Args:
+        source: a path, the encoded bytes, or an already opened PIL image.
+        max_pixels: largest accepted width x height; -1 reads ``SR_MAX_PIXELS``
+            (default 16 M), None disables the check.
+    """
+    if max_pixels == -1:
+        max_pixels = config.max_pixels()
+    name = _name(source)
+    if isinstance(source, Image.Image):
+        check_pixels(*source.size, max_pixels, name)
+        return ImageOps.exif_transpose(source)
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            raise ImageLoadError(f"{name}: is a directory, not an image file")
+        if not path.exists():
+            raise ImageLoadError(f"{name}: no such file")
+        if path.stat().st_size == 0:
+            raise ImageLoadError(f"{name}: empty file")
+        data = path.read_bytes()
+    else:
+        data = bytes(source)
+        if not data:
+            raise ImageLoadError(f"{name}: empty data")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            check_pixels(*img.size, max_pixels, name)
+            if getattr(img, "n_frames", 1) > 1:
+                log.info("%s: animated image with %d frames; using the first", name, img.n_frames)
+                img.seek(0)
+            img.load()
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{name}: not an image format this tool can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageLoadError(f"{name}: refused as a possible decompression bomb ({err})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as err:
+        raise ImageLoadError(f"{name}: cannot be decoded, truncated or corrupt ({err})") from None
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception as err:  # a broken EXIF block must not stop the upscale
+        log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, err)
+    if img.width < 1 or img.height < 1:
+        raise ImageLoadError(f"{name}: image has no pixels")
+    return img
+
+
+def split_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Separate an image into its colour part (RGB, L or 16-bit grey) and its alpha (or None)."""
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif img.mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "RGBa", "La"):
+        alpha = img.getchannel("A")
+        return img.convert("RGB" if img.mode.startswith("RGB") else "L"), alpha
+    if img.mode in ("RGB", "L") or img.mode in HIGH_BIT_MODES:
+        return img, None
+    return img.convert("RGB"), None  # CMYK, YCbCr, LAB, HSV, 1
+
+
+def to_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL image (RGB, L or 16-bit grey) -> (1, 3, H, W) float32 in [0, 1]."""
+    if img.mode in HIGH_BIT_MODES:
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if img.mode != "F" else max(float(arr.max()), 1.0)
+        arr = (arr / peak).astype(np.float32)
+    else:
+        arr = np.asarray(img.convert("RGB") if img.mode != "L" else img, dtype=np.float32) / 255.0
+    t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.dim() == 2:
+        t = t[None].expand(3, -1, -1)
+    else:
+        t = t.permute(2, 0, 1)
+    return t[None].contiguous()
+
+
+def to_image(x: torch.Tensor, mode: str = "RGB") -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) float in [0, 1] -> PIL image in ``mode`` (RGB, L or I;16)."""
+    if x.dim() == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"to_image takes one image, got a batch of {x.shape[0]}")
+        x = x[0]
+    x = x.detach().float().clamp(0, 1).cpu()
+    if mode in HIGH_BIT_MODES:
+        grey = (x * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0)
+        arr = np.round(grey.numpy() * 65535).astype(np.uint16)
+        return Image.fromarray(arr, mode="I;16")
+    arr = np.round(x.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    img = Image.fromarray(arr, mode="RGB")
+    return img.convert("L") if mode == "L" else img
+
+
+def list_images(inputs: list[str | Path] | str | Path) -> list[Path]:
+    """Files given directly, plus the image files found (recursively, sorted) in given folders."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    out: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            out.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS))
+        else:
+            out.append(item)
+    return out
+
+
+def save_image(img: Image.Image, path: str | Path, overwrite: bool = True) -> Path:
+    """Write ``img`` atomically (temp file in the same folder, then rename); the format follows the suffix."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists (pass --overwrite to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image file extension {path.suffix!r}")
+    if fmt == "JPEG" and img.mode not in ("RGB", "L", "CMYK"):
+        img = img.convert("RGB")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, format=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,62 @@
+"""Network classes, looked up by name in a literal dict (no registry, no auto-import).
+
+``ARCHS`` maps an architecture name to its class; ``PRESETS`` maps the
+project's model names (the ones the CLI, the app and ``load_model`` accept)
+to an architecture and the constructor arguments it is built with.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..resize import Interpolation
+from .discriminator import SRGANDiscriminator
+from .srcnn import SRCNN
+from .srresnet import SRResNet
+
+ARCHS: dict[str, type[nn.Module]] = {
+    "srresnet": SRResNet,
+    "srcnn": SRCNN,
+    "srgan_discriminator": SRGANDiscriminator,
+    "interpolation": Interpolation,
+}
+
+# Model name -> (architecture, constructor arguments). The learned presets are
+# the variants this project trains and ships; every argument can be changed in
+# the training configs (e.g. ``--norm=batch`` for the paper's BatchNorm SRResNet).
+PRESETS: dict[str, tuple[str, dict]] = {
+    "srresnet": ("srresnet", dict(norm="none", global_skip="bicubic")),
+    "srgan": ("srresnet", dict(norm="none", global_skip="bicubic")),
+    "swift-srgan": ("srresnet", dict(conv="separable", norm="none", global_skip="bicubic")),
+    "srgan-catsdogs": ("srresnet", dict(norm="none", global_skip="bicubic")),
+    "srcnn": ("srcnn", dict(residual=True)),
+    "bicubic": ("interpolation", dict(mode="bicubic")),
+    "lanczos": ("interpolation", dict(mode="lanczos")),
+    "nearest": ("interpolation", dict(mode="nearest")),
+}
+
+# Names that need no weights.
+CLASSICAL = ("bicubic", "lanczos", "nearest")
+
+
+def build_model(arch: str, **hparams) -> nn.Module:
+    """Build an architecture by name with the given constructor arguments."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    return ARCHS[arch](**hparams)
+
+
+def build_preset(name: str, **overrides) -> nn.Module:
+    """Build a model name's preset (randomly initialised), with optional argument overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(PRESETS)}")
+    arch, hparams = PRESETS[name]
+    return build_model(arch, **{**hparams, **overrides})
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["ARCHS", "PRESETS", "CLASSICAL", "build_model", "build_preset", "count_parameters",
+           "SRResNet", "SRCNN", "SRGANDiscriminator", "Interpolation"]
