@@ -74,11 +74,15 @@ def ssim(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0, y_channel: bo
     c = sr.shape[1]
     if min(sr.shape[-2:]) < 11:
         raise ValueError(f"SSIM needs at least 11x11 pixels after cropping, got {tuple(sr.shape[-2:])}")
-    window = _gaussian_window(device=sr.device).expand(c, 1, 11, 11)
+    # The 2-D Gaussian is the outer product of a 1-D one: filtering rows then columns gives the same
+    # valid-mode result (to ~1e-15) about 4x faster than one 11x11 float64 convolution.
+    g = _gaussian_window(device=sr.device)
+    g = g.sum(dim=1) / g.sum()
+    row, col = g.view(1, 1, 1, 11).expand(c, 1, 1, 11), g.view(1, 1, 11, 1).expand(c, 1, 11, 1)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
     def filt(x):
-        return F.conv2d(x, window, groups=c)  # valid filtering
+        return F.conv2d(F.conv2d(x, col, groups=c), row, groups=c)  # valid filtering
 
     mu_x, mu_y = filt(sr), filt(hr)
     var_x = filt(sr * sr) - mu_x ** 2
