@@ -4,9 +4,12 @@ Pillow's resize is the reference this project uses to make LR images and the
 ``bicubic`` baseline, because it is what the SR literature's MATLAB ``imresize``
 is closest to among Python libraries (cubic kernel with a = -0.5, pixel-centre
 alignment, antialiasing when downscaling). ``resize`` reproduces Pillow's filter
-weights exactly (``Resample.c::precompute_coeffs``) but keeps float precision
-between the two passes, where Pillow rounds to 8 bits; outputs agree with
-Pillow's to within one grey level.
+weights exactly (``Resample.c::precompute_coeffs``) and, like Pillow, clips the
+result of each pass to the value range (Pillow clips to 0..255 after the
+horizontal pass; without that, the overshoot of the cubic and Lanczos kernels
+at sharp edges propagates into the vertical pass and outputs differ by tens
+of grey levels). It keeps float precision between the two passes, where Pillow
+rounds to 8 bits; outputs agree with Pillow's to within one grey level.
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ def _coefficients(in_size: int, out_size: int, mode: str) -> tuple[torch.Tensor,
     return idx, weights
 
 
-def _resize_axis(x: torch.Tensor, out_size: int, dim: int, mode: str) -> torch.Tensor:
+def _resize_axis(x: torch.Tensor, out_size: int, dim: int, mode: str,
+                 value_range: tuple[float, float] | None = None) -> torch.Tensor:
     in_size = x.shape[dim]
     if in_size == out_size:
         return x
@@ -81,21 +85,26 @@ def _resize_axis(x: torch.Tensor, out_size: int, dim: int, mode: str) -> torch.T
     gathered = gathered.reshape(shape)
     wshape = [1] * len(shape)
     wshape[dim], wshape[dim + 1] = out_size, k
-    return (gathered * weights.reshape(wshape)).sum(dim + 1)
+    out = (gathered * weights.reshape(wshape)).sum(dim + 1)
+    return out if value_range is None else out.clamp(*value_range)
 
 
-def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bicubic") -> torch.Tensor:
+def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bicubic",
+           value_range: tuple[float, float] | None = (0.0, 1.0)) -> torch.Tensor:
     """Resize an (N, C, H, W) float tensor to ``size = (height, width)`` as Pillow would.
 
     Args:
-        x: images, any float dtype, any range (values are not clamped).
+        x: images, any float dtype.
         size: output (height, width).
         mode: ``bicubic`` (a = -0.5), ``lanczos`` (3 lobes) or ``nearest``.
+        value_range: (low, high) the result of each resampling pass is clipped
+            to, as Pillow clips to 0..255 (default: the library's [0, 1]);
+            None keeps values unclipped (then sharp edges differ from Pillow).
     """
     if mode not in INTERPOLATIONS:
         raise ValueError(f"mode must be one of {INTERPOLATIONS}, got {mode!r}")
-    x = _resize_axis(x, size[1], 3, mode)  # width first, as Pillow does
-    return _resize_axis(x, size[0], 2, mode)
+    x = _resize_axis(x, size[1], 3, mode, value_range)  # width first, as Pillow does
+    return _resize_axis(x, size[0], 2, mode, value_range)
 
 
 class Interpolation(nn.Module):

@@ -1,0 +1,130 @@
+"""Shared, generic fixtures: small synthetic images, tiny networks, data locations.
+
+Nothing here touches the network. Fixtures that need the shared data set
+(``../shared/data``) or the peer weights (``../shared/peers``) skip the test
+when they are absent.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does not put the checkout on sys.path
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: slow test (deselect with -m 'not slow')")
+
+
+# --- data locations -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    from sr_core import config
+
+    return config.data_root()
+
+
+@pytest.fixture(scope="session")
+def set5_dir(data_root) -> Path:
+    """HR folder of Set5; skips the test when the shared data is absent."""
+    from sr_core import config
+
+    path = config.benchmark_dir("Set5")
+    if not path.is_dir() or not any(path.iterdir()):
+        pytest.skip(f"Set5 not found at {path} (shared data absent)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def peers_dir() -> Path:
+    """Folder of the peer projects' weights; skips the test when absent."""
+    from sr_core.peers import peers_dir as _peers_dir
+
+    path = _peers_dir()
+    if not path.is_dir():
+        pytest.skip(f"peer weights not found at {path}")
+    return path
+
+
+# --- synthetic images ---------------------------------------------------------------------------
+
+def smooth_rgb(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A (height, width, 3) uint8 picture: smooth gradients, an edge and a little noise (natural-ish content)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    r = 128 + 100 * np.sin(xx / 5.0 + seed) * np.cos(yy / 7.0)
+    g = 60 + 150 * (xx + yy) / max(width + height - 2, 1)
+    b = np.where(xx > width / 2, 200.0, 40.0) + 20 * np.cos(yy / 3.0)
+    arr = np.stack([r, g, b], -1) + rng.normal(0, 6, (height, width, 3))
+    return np.clip(np.round(arr), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def make_rgb():
+    """Factory: ``make_rgb(width, height, seed=0) -> PIL RGB image``."""
+    def make(width: int, height: int, seed: int = 0) -> Image.Image:
+        return Image.fromarray(smooth_rgb(width, height, seed), "RGB")
+    return make
+
+
+@pytest.fixture
+def rgb_image() -> Image.Image:
+    """A 23 x 17 RGB image (odd, non-square)."""
+    return Image.fromarray(smooth_rgb(23, 17), "RGB")
+
+
+@pytest.fixture
+def rgb_tensor() -> torch.Tensor:
+    """A (1, 3, 20, 28) float32 tensor in [0, 1]."""
+    return torch.from_numpy(smooth_rgb(28, 20)).permute(2, 0, 1)[None].float() / 255
+
+
+# --- models -------------------------------------------------------------------------------------
+
+def _tiny_srresnet(seed: int = 0, **overrides) -> torch.nn.Module:
+    from sr_core.nets import SRResNet
+
+    torch.manual_seed(seed)
+    hparams = dict(num_features=8, num_blocks=1, scale=4, norm="none", global_skip="bicubic")
+    model = SRResNet(**{**hparams, **overrides})
+    with torch.no_grad():  # keep the random residual moderate, so outputs are neither flat nor saturated
+        for p in model.tail.parameters():
+            p.mul_(0.1)
+    return model.eval()
+
+
+@pytest.fixture
+def tiny_srresnet() -> torch.nn.Module:
+    """A randomly initialised 4x SRResNet (8 features, 1 block, bicubic global skip), eval mode."""
+    return _tiny_srresnet()
+
+
+@pytest.fixture(scope="session")
+def bicubic():
+    from sr_core import load_model
+
+    return load_model("bicubic")
+
+
+# --- command line -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``run_cli(*args, timeout=120) -> CompletedProcess``: ``python -m sr_core ...`` in the repository root."""
+    def run(*args, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+        import os
+
+        full_env = {**os.environ, **(env or {}), "PYTHONIOENCODING": "utf-8"}
+        return subprocess.run([sys.executable, "-m", "sr_core", *map(str, args)], cwd=REPO_ROOT, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+    return run
