@@ -1,0 +1,1 @@
+"""Gradio demo app: callbacks (pure functions), model loading, and the layout."""
