@@ -1,0 +1,408 @@
+"""What the app does, as plain functions that can be tested without a browser.
+
+Each function takes an image (a path, as the app's ``gr.Image(type="filepath")``
+hands it over, or a ``PIL.Image``) and a model name, and returns images and
+plain dicts. Bad input raises ``gr.Error`` with a message meant for the user:
+no image, a file that is not a readable image, too many pixels, an unknown
+model or one whose weights are missing.
+
+Settings (environment variables):
+
+``SR_APP_MAX_PIXELS``  largest input (width x height) the app accepts; default
+                       1,000,000 (a 1000x1000 input gives a 4000x4000 output),
+                       and never more than ``SR_MAX_PIXELS`` (sr_core's limit)
+``SR_APP_TILE``        tile side in input pixels for the Upscale tab (default 256;
+                       0 turns tiling off); each tile advances the progress bar
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Union
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+import sr_core
+from sr_core import config
+from sr_core.data import degrade, mod_crop
+from sr_core.inference import DEFAULT_OVERLAP, model_scale
+from sr_core.io import HIGH_BIT_MODES, ImageLoadError, open_image, to_image, to_tensor
+from sr_core.nets import PRESETS
+
+from . import models
+
+DEFAULT_MAX_PIXELS = 1_000_000
+DEFAULT_TILE = 256
+CATDOG_SIZE = 128  # the cat/dog preset's HR side; its LR is CATDOG_SIZE // scale (32 for 4x)
+COMPARE_PRESETS = {
+    "standard": "HR = your image (cropped to a multiple of the scale), LR = bicubic downscale",
+    "catdog32": f"HR = whole image resized to {CATDOG_SIZE}x{CATDOG_SIZE}, LR = bicubic downscale to 32x32",
+}
+KEEP_SECONDS = 3600  # per-request output folders older than this are deleted
+ZOOM_DISPLAY = 320  # zoomed crops are enlarged (nearest neighbour) to at least this many pixels
+
+ProgressFn = Callable[..., Any]
+ImageInput = Union[str, Path, Image.Image, np.ndarray, None]
+
+
+def max_pixels() -> int:
+    """The input pixel limit: ``SR_APP_MAX_PIXELS``, else min(1 Mpx, sr_core's ``SR_MAX_PIXELS``)."""
+    value = os.environ.get("SR_APP_MAX_PIXELS")
+    if value:
+        return int(value)
+    return min(DEFAULT_MAX_PIXELS, config.max_pixels())
+
+
+def tile_size() -> int:
+    return int(os.environ.get("SR_APP_TILE", DEFAULT_TILE))
+
+
+# --- inputs ----------------------------------------------------------------------------------------------
+
+def _error(message: str) -> gr.Error:
+    return gr.Error(message, print_exception=False)
+
+
+def _peek_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from the file header (no pixels decoded), or None if Pillow cannot tell."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return im.size
+    except Exception:  # open_image gives the reason below
+        return None
+
+
+def check_pixels(width: int, height: int, limit: int | None = None) -> None:
+    limit = max_pixels() if limit is None else limit
+    if width * height > limit:
+        raise _error(f"The image is {width}x{height} = {width * height:,} pixels; this app accepts at most "
+                     f"{limit:,} pixels ({limit / 1e6:g} megapixels). Crop or shrink it first "
+                     f"(the server's limit is set by SR_APP_MAX_PIXELS).")
+
+
+def load_image(image: ImageInput, limit: int | None = None) -> Image.Image:
+    """Open an uploaded image, checking the pixel limit before decoding; ``gr.Error`` if unusable."""
+    if image is None or (isinstance(image, str) and not image):
+        raise _error("No image: drop, paste or upload an image (or pick an example) first.")
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if isinstance(image, Image.Image):
+        check_pixels(*image.size, limit)
+        try:
+            return open_image(image, max_pixels=None)
+        except ImageLoadError as err:
+            raise _error(f"Could not read the image: {html.escape(str(err))}") from None
+    if not isinstance(image, (str, Path)):
+        raise _error(f"Unsupported input of type {type(image).__name__}; upload an image file.")
+    path = Path(image)
+    size = _peek_size(path) if path.is_file() else None
+    if size is not None:
+        check_pixels(*size, limit)
+    try:
+        return open_image(path, max_pixels=None if size is not None else limit)
+    except ImageLoadError as err:
+        reason = str(err).replace(str(path), path.name)  # do not show server paths
+        raise _error(f"Could not read the uploaded file as an image: {html.escape(reason)}") from None
+
+
+def resolve_model(name: str | None) -> str:
+    """Check a model name against what the app can run now; return it."""
+    choices = models.model_choices()
+    if not name:
+        raise _error(f"No model chosen; pick one of: {', '.join(choices)}.")
+    name = str(name).strip()
+    if name not in PRESETS:
+        raise _error(f"Unknown model {html.escape(name)!r}; available: {', '.join(choices)}.")
+    if name not in choices:
+        raise _error(f"Model {name!r} has no weights yet (expected {config.weights_dir().name}/{name}/"
+                     f"model.safetensors); available now: {', '.join(choices)}.")
+    return name
+
+
+def load(name: str):
+    """``models.get_model`` with load failures turned into ``gr.Error``."""
+    try:
+        return models.get_model(name)
+    except (FileNotFoundError, sr_core.CheckpointError, OSError, ValueError) as err:
+        raise _error(f"Could not load model {name!r}: {html.escape(str(err))}") from None
+
+
+# --- outputs -----------------------------------------------------------------------------------------------
+
+_request_root: Path | None = None
+
+
+def request_dir(prefix: str) -> Path:
+    """A new, private folder for one request's files (old ones are removed after ``KEEP_SECONDS``).
+
+    Gradio copies returned files into its own cache, so these only need to live
+    until the response has been sent.
+    """
+    global _request_root
+    if _request_root is None or not _request_root.is_dir():
+        _request_root = Path(tempfile.mkdtemp(prefix="sr-app-"))
+    now = time.time()
+    for old in _request_root.iterdir():
+        try:
+            if now - old.stat().st_mtime > KEEP_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=_request_root))
+
+
+def display_copy(img: Image.Image) -> Image.Image:
+    """An 8-bit RGB(A)/L(A) version of any image, for showing in a browser."""
+    if img.mode in HIGH_BIT_MODES:
+        return to_image(to_tensor(img), "RGB")
+    if img.mode in ("RGB", "RGBA", "L", "LA"):
+        return img
+    return img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
+
+
+def _round(x: float, digits: int = 4) -> float | None:
+    """A JSON-safe float: rounded, and None for inf/nan (JSON has no infinity)."""
+    x = float(x)
+    return round(x, digits) if math.isfinite(x) else None
+
+
+def _stem(image: ImageInput) -> str:
+    if isinstance(image, (str, Path)):
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(image).stem)[:60]
+        return stem or "image"
+    return "image"
+
+
+def _report(progress: ProgressFn | None, fraction: float, desc: str) -> None:
+    if progress is not None:
+        progress(fraction, desc=desc)
+
+
+# --- Upscale tab ---------------------------------------------------------------------------------------------
+
+def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressFn | None = None,
+                  tile: int | None = None) -> tuple[str, dict]:
+    """Upscale one image with one model; return (path of the lossless PNG, info dict).
+
+    The PNG is written to a new per-request folder. ``progress`` (e.g. a
+    ``gr.Progress``) is called as ``progress(fraction, desc=...)`` after each tile.
+    """
+    name = resolve_model(model_name)
+    img = load_image(image)
+    _report(progress, 0.0, f"loading {name}")
+    t0 = time.perf_counter()
+    model = load(name)
+    t_load = time.perf_counter() - t0
+    tile = tile_size() if tile is None else tile
+    if tile > 0:  # tiles must be wider than twice the overlap sr_core blends over
+        tile = max(tile, 2 * DEFAULT_OVERLAP + 8)
+    tiles = [0]
+
+    def on_tile(done: int, total: int) -> None:
+        tiles[0] = total
+        _report(progress, done / total, f"{name}: tile {done}/{total}")
+
+    t0 = time.perf_counter()
+    out = sr_core.upscale(model, img, tile=tile, progress=on_tile, max_pixels=None)
+    t_run = time.perf_counter() - t0
+    _report(progress, 1.0, "saving PNG")
+    path = request_dir("upscale-") / f"{_stem(image)}_{name}_x{model_scale(model)}.png"
+    out.save(path, format="PNG", compress_level=4)
+    info = {
+        "model": name,
+        "scale": model_scale(model),
+        "input_size": list(img.size),
+        "output_size": list(out.size),
+        "mode": out.mode,
+        "seconds": _round(t_run, 3),
+        "load_seconds": _round(t_load, 3),
+        "tiles": tiles[0],
+        "device": str(models.device()),
+        "max_input_pixels": max_pixels(),
+    }
+    return str(path), info
+
+
+def before_after(image: ImageInput, result_path: str | None) -> tuple[str, str] | None:
+    """The slider pair: (input enlarged with nearest neighbour to the output's size as a PNG, output PNG)."""
+    if image is None or not result_path:
+        return None
+    with Image.open(result_path) as out:
+        size = out.size
+    before = display_copy(load_image(image)).resize(size, Image.NEAREST)
+    path = request_dir("before-") / "input_nearest.png"
+    before.save(path, format="PNG", compress_level=1)
+    return str(path), str(result_path)
+
+
+def upscale_summary(info: dict | None) -> str:
+    """One Markdown line for the Upscale tab: model, sizes, time."""
+    if not info:
+        return ""
+    (w, h), (ow, oh) = info["input_size"], info["output_size"]
+    load = f" (+{info['load_seconds']:.2f} s loading)" if info.get("load_seconds", 0) >= 0.05 else ""
+    tiles = f", {info['tiles']} tiles" if info.get("tiles", 0) > 1 else ""
+    return (f"**{info['model']}** ×{info['scale']}: {w}×{h} → **{ow}×{oh}** px "
+            f"in **{info['seconds']:.2f} s**{load} on {info['device']}{tiles}")
+
+
+# --- Compare tab ------------------------------------------------------------------------------------------------
+
+def make_pair(img: Image.Image, preset: str, scale: int) -> tuple[Image.Image, Image.Image]:
+    """(HR, LR) for a compare preset: the image is the ground truth, the LR is made from it."""
+    if img.mode in HIGH_BIT_MODES:
+        img = to_image(to_tensor(img), "RGB")
+    if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        img = Image.new("RGB", rgba.size, "white")
+        img.paste(rgba, mask=rgba.getchannel("A"))
+    img = img.convert("RGB")
+    if preset == "catdog32":
+        # the convention of the cat/dog data (train/catsdogs.py, sr_core.classifier.prepare_image):
+        # the whole picture resized directly (aspect ratio not kept), Pillow bicubic
+        hr = img.resize((CATDOG_SIZE, CATDOG_SIZE), Image.BICUBIC)
+    elif preset == "standard":
+        hr = mod_crop(img, scale)
+        need = 2 * scale + 11  # SSIM's 11x11 window after cropping a border of `scale` pixels
+        if min(hr.size) < need:
+            raise _error(f"The image is {img.width}x{img.height}; Compare needs at least {need}x{need} pixels "
+                         f"(or use the catdog32 preset).")
+    else:
+        raise _error(f"Unknown preset {html.escape(str(preset))!r}; use one of: {', '.join(COMPARE_PRESETS)}.")
+    return hr, degrade(hr, scale, "bicubic")
+
+
+def classifier_readout(images: dict[str, Image.Image]) -> dict[str, dict]:
+    """Cat/dog probabilities of each classifier for each image, or why a classifier is not available."""
+    out: dict[str, dict] = {}
+    for name in models.CLASSIFIERS:
+        label = "classifier " + name.rsplit("-", 1)[-1].upper()
+        try:
+            clf = models.get_classifier(name)
+        except ImportError:
+            out[name] = {"available": False, "message": f"{label}: not available (no classifier module)"}
+            continue
+        except FileNotFoundError:
+            out[name] = {"available": False, "message": f"{label}: not available (no weights)"}
+            continue
+        except Exception as err:  # a half-written module or a broken checkpoint must not break Compare
+            out[name] = {"available": False, "message": f"{label}: not available ({type(err).__name__}: {err})"}
+            continue
+        try:
+            probs = models.classifier_module().predict_proba(clf, list(images.values())).detach().float().cpu()
+        except Exception as err:
+            out[name] = {"available": False, "message": f"{label}: failed ({type(err).__name__}: {err})"}
+            continue
+        out[name] = {"available": True, "message": label,
+                     **{key: {"cat": _round(p[0]), "dog": _round(p[1])} for key, p in zip(images, probs.tolist())}}
+    return out
+
+
+def compare_images(image: ImageInput, model_name: str | None, preset: str = "standard",
+                   progress: ProgressFn | None = None) -> tuple[Image.Image, Image.Image, Image.Image, Image.Image, dict]:
+    """Treat the image as HR, make its LR, and compare bicubic with ``model_name`` against the HR.
+
+    Returns (LR enlarged with nearest neighbour to the HR size, bicubic, SR, HR,
+    readouts). The readouts hold PSNR and SSIM of bicubic and SR (Y channel,
+    border = scale, as ``sr_core.metrics``) and both classifiers' cat/dog
+    probabilities for HR, bicubic and SR.
+    """
+    name = resolve_model(model_name)
+    if preset not in COMPARE_PRESETS:
+        raise _error(f"Unknown preset {html.escape(str(preset))!r}; use one of: {', '.join(COMPARE_PRESETS)}.")
+    img = load_image(image)
+    _report(progress, 0.05, f"loading {name}")
+    model = load(name)
+    scale = model_scale(model)
+    hr, lr = make_pair(img, preset, scale)
+    t0 = time.perf_counter()
+    bicubic = sr_core.upscale(sr_core.load_model("bicubic", scale=scale), lr, tile=0, max_pixels=None)
+    _report(progress, 0.2, f"running {name}")
+    t1 = time.perf_counter()
+    sr = sr_core.upscale(model, lr, tile=tile_size(), max_pixels=None,
+                         progress=lambda d, t: _report(progress, 0.2 + 0.5 * d / t, f"{name}: tile {d}/{t}"))
+    t_sr = time.perf_counter() - t1
+    _report(progress, 0.75, "metrics")
+    hr_t = to_tensor(hr)
+    metrics = {}
+    for key, out in (("bicubic", bicubic), ("sr", sr)):
+        x = to_tensor(out)
+        metrics[key] = {"psnr": _round(sr_core.psnr(x, hr_t, crop_border=scale)[0], 3),
+                        "ssim": _round(sr_core.ssim(x, hr_t, crop_border=scale)[0], 4)}
+    _report(progress, 0.85, "classifiers")
+    classifiers = classifier_readout({"hr": hr, "bicubic": bicubic, "sr": sr})
+    readouts = {
+        "model": name,
+        "preset": preset,
+        "scale": scale,
+        "hr_size": list(hr.size),
+        "lr_size": list(lr.size),
+        "metrics": metrics,
+        "metric_convention": f"Y channel (BT.601), {scale}-pixel border cropped, 8-bit rounded",
+        "classifiers": classifiers,
+        "seconds": {"sr": _round(t_sr, 3), "total": _round(time.perf_counter() - t0, 3)},
+    }
+    lr_big = lr.resize(hr.size, Image.NEAREST)
+    return lr_big, bicubic, sr, hr, readouts
+
+
+def _probs_line(entry: dict, key: str) -> str:
+    if not entry.get("available"):
+        return entry.get("message", "not available")
+    p = entry.get(key) or {}
+    cat, dog = p.get("cat"), p.get("dog")
+    if cat is None or dog is None:
+        return f"{entry['message']}: n/a"
+    return f"{entry['message']}: cat {cat:.2f} · dog {dog:.2f}"
+
+
+def readout_markdown(readouts: dict | None) -> tuple[str, str, str, str]:
+    """Markdown under the four viewers (LR, bicubic, SR, HR) from the readouts dict."""
+    if not readouts:
+        return "", "", "", ""
+    (lw, lh), (hw, hh) = readouts["lr_size"], readouts["hr_size"]
+    texts = {"lr": f"LR {lw}×{lh} px, shown enlarged ×{readouts['scale']} (nearest neighbour)",
+             "hr": f"HR (ground truth) {hw}×{hh} px"}
+    for key in ("bicubic", "sr"):
+        m = readouts["metrics"][key]
+        psnr = "∞ (identical)" if m["psnr"] is None else f"{m['psnr']:.2f} dB"
+        ssim = "n/a" if m["ssim"] is None else f"{m['ssim']:.4f}"
+        label = "bicubic" if key == "bicubic" else readouts["model"]
+        texts[key] = f"{label}: PSNR **{psnr}** · SSIM **{ssim}**"
+    for key in ("bicubic", "sr", "hr"):
+        lines = [_probs_line(entry, key) for entry in readouts.get("classifiers", {}).values()]
+        texts[key] += "".join(f"<br>{line}" for line in lines)
+    return texts["lr"], texts["bicubic"], texts["sr"], texts["hr"]
+
+
+def zoom_crops(images: list[Image.Image | None], x: float = 50, y: float = 50, zoom: float = 4
+               ) -> list[Image.Image | None]:
+    """The same region of each image: centre at (x %, y %) of the width/height, 1/zoom of each side.
+
+    Crops are enlarged with nearest neighbour so that pixels stay visible.
+    Images of different sizes are cropped at the same relative position.
+    """
+    out: list[Image.Image | None] = []
+    for img in images:
+        if img is None:
+            out.append(None)
+            continue
+        w, h = img.size
+        cw, ch = max(1, round(w / zoom)), max(1, round(h / zoom))
+        left = min(max(0, round(w * x / 100 - cw / 2)), w - cw)
+        top = min(max(0, round(h * y / 100 - ch / 2)), h - ch)
+        crop = img.crop((left, top, left + cw, top + ch))
+        factor = max(1, math.ceil(ZOOM_DISPLAY / max(cw, ch)))
+        out.append(crop.resize((cw * factor, ch * factor), Image.NEAREST))
+    return out

@@ -1,0 +1,190 @@
+"""The Gradio layout: ``build_ui(...) -> gr.Blocks``. Nothing here loads a model or starts a server.
+
+Public API endpoints (``gradio_client``):
+
+* ``/upscale`` (image, model) -> (upscaled lossless PNG, info dict)
+* ``/compare`` (image, model, preset) -> (LR enlarged, bicubic, SR, HR, readouts dict)
+
+Every other event (page-load refresh of the model list, the before/after
+slider, the readout text, zoom) is private (``api_visibility="private"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+
+from . import callbacks, models
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+EXAMPLES = [  # (file, compare preset, label)
+    ("bird_bsd100.png", "standard", "bird (BSD100 crop)"),
+    ("texture_bsd100.png", "standard", "texture (BSD100 crop)"),
+    ("cat_4003.jpg", "catdog32", "cat"),
+    ("dog_4014.jpg", "catdog32", "dog"),
+]
+PRESET_CHOICES = [("standard: bicubic ×4 down", "standard"), ("cat/dog 32×32 (HR resized to 128×128)", "catdog32")]
+VIEWERS = [("lr", "LR (nearest neighbour)"), ("bicubic", "Bicubic"), ("sr", "SR model"),
+           ("hr", "HR (ground truth)")]
+
+# Small images are shown enlarged; keep their pixels sharp instead of letting the browser blur them.
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+#compare-row .readout { min-height: 4.5em; font-size: 0.9em; }
+"""
+# Gradio 6 takes css/theme in launch(), so app.py passes these on.
+LAUNCH_KWARGS = {"css": CSS}
+
+
+class UploadImage(gr.Image):
+    """``gr.Image`` whose upload step reports an unreadable file as a ``gr.Error`` instead of a generic failure."""
+
+    is_template = True  # rendered by the frontend as a plain Image
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception as err:
+            raise gr.Error(f"Could not read the uploaded file as an image ({type(err).__name__}). "
+                           "Upload a PNG, JPEG, WebP, BMP, TIFF or GIF file.", print_exception=False) from None
+
+
+def models_note(list_models: Callable[[], list[str]] = models.model_choices) -> str:
+    missing = [name for name in models.learned_models() if name not in list_models()]
+    limit = callbacks.max_pixels()
+    text = f"Inputs up to {limit:,} pixels ({limit / 1e6:g} Mpx); every model upscales ×4."
+    if missing:
+        text += (f" Learned models without weights yet (not listed): {', '.join(missing)}. They appear once "
+                 "`weights/<name>/model.safetensors` exists (reload the page).")
+    return text
+
+
+def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callable = callbacks.compare_images, *,
+             list_models: Callable[[], list[str]] = models.model_choices,
+             examples_dir: Path = EXAMPLES_DIR) -> gr.Blocks:
+    """The two-tab app.
+
+    Args:
+        upscale_fn: ``(image, model_name, progress=...) -> (png_path, info)``.
+        compare_fn: ``(image, model_name, preset, progress=...) -> (lr, bicubic, sr, hr, readouts)``.
+        list_models: returns the model names to offer; called at build time and on every page load.
+        examples_dir: folder holding the example images named in ``EXAMPLES``.
+    """
+    choices = list_models()
+    examples = [(examples_dir / f, preset, label) for f, preset, label in EXAMPLES if (examples_dir / f).is_file()]
+
+    def upscale(image, model_name, progress=gr.Progress()):
+        return upscale_fn(image, model_name, progress=progress)
+
+    def compare(image, model_name, preset, progress=gr.Progress()):
+        return compare_fn(image, model_name, preset, progress=progress)
+
+    def show_upscale(image, result_path, info):
+        return callbacks.before_after(image, result_path), callbacks.upscale_summary(info)
+
+    def show_compare(lr, bicubic, sr, hr, x, y, zoom, readouts):
+        return (*callbacks.readout_markdown(readouts), *callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom))
+
+    def zoom_to(lr, bicubic, sr, hr, x, y, zoom):
+        return callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom)
+
+    def click_zoom(lr, bicubic, sr, hr, zoom, evt: gr.SelectData):
+        ref = hr or sr or bicubic or lr
+        if ref is None or not evt.index:
+            return gr.skip(), gr.skip(), *callbacks.zoom_crops([lr, bicubic, sr, hr], 50, 50, zoom)
+        x = round(100 * (evt.index[0] + 0.5) / ref.width, 1)
+        y = round(100 * (evt.index[1] + 0.5) / ref.height, 1)
+        return x, y, *callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom)
+
+    def refresh():
+        names = list_models()
+        return (gr.Dropdown(choices=names, value=names[0]), gr.Dropdown(choices=names, value=names[0]),
+                models_note(list_models))
+
+    with gr.Blocks(title="Super-resolution ×4", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# Super-resolution ×4\nUpscale a photo with a trained network or a classical filter, "
+                    "or compare them against a ground truth.")
+        note = gr.Markdown(models_note(list_models), elem_id="models-note")
+
+        with gr.Tab("Upscale", id="upscale"):
+            with gr.Row():
+                with gr.Column(scale=1, min_width=280):
+                    up_in = UploadImage(label="Input image (drop, paste or upload)", type="filepath", image_mode=None,
+                                        sources=["upload", "clipboard"], height=300, elem_id="upscale-input")
+                    up_model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True,
+                                           elem_id="upscale-model")
+                    up_btn = gr.Button("Upscale ×4", variant="primary", elem_id="upscale-button")
+                    gr.Examples([[str(p)] for p, _, _ in examples], inputs=[up_in], label="Examples",
+                                example_labels=[label for _, _, label in examples], cache_examples=False,
+                                api_visibility="private")
+                with gr.Column(scale=2):
+                    up_slider = gr.ImageSlider(label="Before (input, nearest neighbour) | after (upscaled)",
+                                               type="filepath", interactive=False, max_height=640,
+                                               buttons=["fullscreen"], elem_id="upscale-slider")
+                    up_summary = gr.Markdown(elem_id="upscale-summary")
+                    up_file = gr.File(label="Download (lossless PNG)", interactive=False, elem_id="upscale-file")
+                    with gr.Accordion("Details", open=False):
+                        up_info = gr.JSON(label="Info", elem_id="upscale-info")
+
+        with gr.Tab("Compare", id="compare"):
+            gr.Markdown("Your image is the ground truth (HR). The app makes its low-resolution version (LR), "
+                        "upscales that with bicubic and with the chosen model, and measures both against the HR "
+                        "(PSNR/SSIM on the Y channel, border = scale). Classifiers A and B give cat/dog "
+                        "probabilities when their weights exist.")
+            with gr.Row():
+                cmp_in = UploadImage(label="Ground truth (HR)", type="filepath", image_mode=None,
+                                     sources=["upload", "clipboard"], height=240, elem_id="compare-input")
+                with gr.Column():
+                    cmp_model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True,
+                                            elem_id="compare-model")
+                    cmp_preset = gr.Radio(PRESET_CHOICES, value="standard", label="Preset", elem_id="compare-preset")
+                    cmp_btn = gr.Button("Compare", variant="primary", elem_id="compare-button")
+                with gr.Column():
+                    gr.Examples([[str(p), preset] for p, preset, _ in examples], inputs=[cmp_in, cmp_preset],
+                                label="Examples", example_labels=[label for _, _, label in examples],
+                                cache_examples=False, api_visibility="private")
+            viewers, readouts_md = [], []
+            with gr.Row(equal_height=True, elem_id="compare-row"):
+                for key, label in VIEWERS:
+                    with gr.Column(min_width=180):
+                        viewers.append(gr.Image(label=label, type="pil", format="png", interactive=False,
+                                                buttons=["fullscreen", "download"], elem_classes=["pixelated"],
+                                                elem_id=f"compare-{key}"))
+                        readouts_md.append(gr.Markdown(elem_id=f"compare-{key}-readout", elem_classes=["readout"]))
+            with gr.Accordion("Zoom: click a point on any image above, or use the sliders", open=True):
+                with gr.Row():
+                    zoom_x = gr.Slider(0, 100, value=50, step=0.5, label="Centre x (%)")
+                    zoom_y = gr.Slider(0, 100, value=50, step=0.5, label="Centre y (%)")
+                    zoom_f = gr.Radio([2, 4, 8], value=4, label="Zoom")
+                with gr.Row(equal_height=True):
+                    crops = [gr.Image(label=f"{label}: zoom", type="pil", format="png", interactive=False,
+                                      buttons=["fullscreen"], elem_classes=["pixelated"], elem_id=f"zoom-{key}")
+                             for key, label in VIEWERS]
+            with gr.Accordion("Readouts (JSON, as the /compare API returns them)", open=False):
+                cmp_json = gr.JSON(label="Readouts", elem_id="compare-json")
+
+        # Public API: the two model events (they share one queue: one model run at a time).
+        up_btn.click(upscale, [up_in, up_model], [up_file, up_info], api_name="upscale",
+                     api_description="Upscale an image ×4; returns the lossless PNG and an info dict.",
+                     show_progress_on=[up_slider], concurrency_id="model").success(
+            show_upscale, [up_in, up_file, up_info], [up_slider, up_summary], api_visibility="private",
+            show_progress="hidden")
+        cmp_btn.click(compare, [cmp_in, cmp_model, cmp_preset], [*viewers, cmp_json], api_name="compare",
+                      api_description="Treat the image as HR, make the LR, compare bicubic and the model; returns "
+                                      "LR (enlarged), bicubic, SR, HR and the readouts (PSNR, SSIM, cat/dog).",
+                      concurrency_id="model").success(
+            show_compare, [*viewers, zoom_x, zoom_y, zoom_f, cmp_json], [*readouts_md, *crops],
+            api_visibility="private", show_progress="hidden")
+
+        # Private helpers.
+        gr.on([zoom_x.release, zoom_y.release, zoom_f.change], zoom_to, [*viewers, zoom_x, zoom_y, zoom_f], crops,
+              api_visibility="private", show_progress="hidden", queue=False)
+        for viewer in viewers:
+            viewer.select(click_zoom, [*viewers, zoom_f], [zoom_x, zoom_y, *crops], api_visibility="private",
+                          show_progress="hidden", queue=False)
+        demo.load(refresh, None, [up_model, cmp_model, note], api_visibility="private", queue=False)
+    return demo
