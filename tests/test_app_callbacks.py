@@ -1,0 +1,312 @@
+"""The app's callbacks, called directly (no server, no browser, no network)."""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import gradio as gr  # noqa: E402
+
+import sr_core  # noqa: E402
+from demo import callbacks, models, ui  # noqa: E402
+from sr_core.io import to_tensor  # noqa: E402
+
+
+def photo(width: int, height: int, seed: int = 0, mode: str = "RGB") -> Image.Image:
+    """Smooth gradients, an edge and a little noise: enough structure for finite PSNR/SSIM."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    arr = np.stack([128 + 100 * np.sin(xx / 5.0) * np.cos(yy / 7.0),
+                    60 + 150 * (xx + yy) / (width + height),
+                    np.where(xx > width / 2, 200.0, 40.0)], -1) + rng.normal(0, 6, (height, width, 3))
+    img = Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8), "RGB")
+    return img.convert(mode) if mode != "RGB" else img
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Empty weights folder, no Hub, default limits, fresh model caches, no classifier module unless a test adds one."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setenv("SR_WEIGHTS_DIR", str(weights))
+    monkeypatch.delenv("SR_HUB_REPO", raising=False)
+    monkeypatch.delenv("SR_APP_MAX_PIXELS", raising=False)
+    monkeypatch.delenv("SR_APP_TILE", raising=False)
+    monkeypatch.setenv("SR_DEVICE", "cpu")
+    monkeypatch.setitem(sys.modules, "sr_core.classifier", None)  # import fails -> "no classifier module"
+    models.clear_caches()
+    yield weights
+    models.clear_caches()
+
+
+def fake_classifier_module(p_cat: float = 0.7, missing: tuple[str, ...] = ()) -> types.ModuleType:
+    module = types.ModuleType("sr_core.classifier")
+
+    def load_classifier(name, device="cpu"):
+        if name in missing:
+            raise FileNotFoundError(f"no weights for {name!r}")
+        return torch.nn.Identity()
+
+    def predict_proba(model, images):
+        assert all(isinstance(im, Image.Image) for im in images)
+        return torch.tensor([[p_cat, 1 - p_cat]] * len(images))
+
+    module.load_classifier, module.predict_proba = load_classifier, predict_proba
+    return module
+
+
+def error_message(excinfo) -> str:
+    return str(excinfo.value.message)
+
+
+# --- Upscale ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["bicubic", "lanczos", "nearest"])
+def test_upscale_classical_sizes_and_png(name):
+    path, info = callbacks.upscale_image(photo(20, 14), name)
+    with Image.open(path) as out:
+        assert out.format == "PNG" and out.size == (80, 56)
+    assert info["model"] == name and info["scale"] == 4
+    assert info["input_size"] == [20, 14] and info["output_size"] == [80, 56]
+    assert info["seconds"] >= 0 and math.isfinite(info["seconds"])
+
+
+def test_upscale_matches_sr_core_and_uses_a_new_folder_per_request(tmp_path):
+    src = tmp_path / "in put.png"
+    photo(24, 18).save(src)
+    path1, _ = callbacks.upscale_image(str(src), "bicubic", tile=0)
+    path2, _ = callbacks.upscale_image(str(src), "bicubic", tile=0)
+    assert Path(path1).parent != Path(path2).parent
+    assert Path(path1).name == "in_put_bicubic_x4.png"
+    expected = sr_core.upscale(sr_core.load_model("bicubic"), photo(24, 18), tile=0)
+    assert np.array_equal(np.asarray(Image.open(path1)), np.asarray(expected))
+
+
+def test_upscale_keeps_alpha_and_greyscale():
+    rgba = photo(10, 8).convert("RGBA")
+    path, info = callbacks.upscale_image(rgba, "bicubic")
+    assert Image.open(path).mode == "RGBA" and info["mode"] == "RGBA"
+    path, _ = callbacks.upscale_image(photo(10, 8, mode="L"), "nearest")
+    assert Image.open(path).mode == "L"
+
+
+def test_upscale_tiles_report_progress():
+    calls = []
+    path, info = callbacks.upscale_image(photo(100, 90), "bicubic", tile=48,
+                                         progress=lambda fraction, desc=None: calls.append((fraction, desc)))
+    assert info["tiles"] > 1
+    tile_calls = [c for c in calls if c[1] and "tile" in c[1]]
+    assert len(tile_calls) == info["tiles"] and tile_calls[-1][0] == 1.0
+    assert Image.open(path).size == (400, 360)
+    _, info = callbacks.upscale_image(photo(100, 90), "nearest", tile=8)  # raised to the smallest usable tile
+    assert info["tiles"] > 1
+
+
+def test_before_after_pair_has_equal_sizes():
+    img = photo(12, 9)
+    path, _ = callbacks.upscale_image(img, "bicubic")
+    before, after = callbacks.before_after(img, path)
+    assert after == path
+    assert Image.open(before).size == Image.open(after).size == (48, 36)
+    assert callbacks.before_after(None, path) is None
+    summary = callbacks.upscale_summary(callbacks.upscale_image(img, "nearest")[1])
+    assert "12×9" in summary and "48×36" in summary and " s" in summary
+
+
+def test_trained_weights_are_picked_up_when_they_appear(isolated):
+    assert "srresnet" not in models.model_choices()
+    with pytest.raises(gr.Error) as excinfo:
+        callbacks.upscale_image(photo(12, 10), "srresnet")
+    assert "no weights yet" in error_message(excinfo)
+    torch.manual_seed(0)
+    sr_core.save_pretrained(sr_core.build_preset("srresnet", num_features=8, num_blocks=1), isolated / "srresnet",
+                            name="srresnet")
+    assert models.model_choices()[0] == "srresnet" and models.default_model() == "srresnet"
+    path, info = callbacks.upscale_image(photo(12, 10), "srresnet")
+    assert Image.open(path).size == (48, 40) and info["model"] == "srresnet"
+    assert "srresnet" not in ui.models_note()
+
+
+# --- errors -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", ["upscale", "compare"])
+def test_no_image_is_a_clear_error(fn):
+    with pytest.raises(gr.Error) as excinfo:
+        if fn == "upscale":
+            callbacks.upscale_image(None, "bicubic")
+        else:
+            callbacks.compare_images(None, "bicubic", "standard")
+    assert "No image" in error_message(excinfo)
+
+
+def test_too_many_pixels_names_the_limit(monkeypatch, tmp_path):
+    monkeypatch.setenv("SR_APP_MAX_PIXELS", "300")
+    assert callbacks.max_pixels() == 300
+    src = tmp_path / "big.png"
+    photo(20, 20).save(src)
+    for call in (lambda: callbacks.upscale_image(str(src), "bicubic"),
+                 lambda: callbacks.upscale_image(photo(20, 20), "bicubic"),
+                 lambda: callbacks.compare_images(str(src), "bicubic", "catdog32")):
+        with pytest.raises(gr.Error) as excinfo:
+            call()
+        assert "20x20 = 400 pixels" in error_message(excinfo) and "at most 300 pixels" in error_message(excinfo)
+
+
+def test_default_limit_never_exceeds_sr_core(monkeypatch):
+    assert callbacks.max_pixels() == min(callbacks.DEFAULT_MAX_PIXELS, sr_core.config.max_pixels())
+    monkeypatch.setenv("SR_MAX_PIXELS", "5000")
+    assert callbacks.max_pixels() == 5000
+
+
+@pytest.mark.parametrize("name, expected", [("no-such-model", "Unknown model"), ("", "No model chosen"),
+                                            (None, "No model chosen"), ("srgan", "no weights yet")])
+def test_bad_model_names(name, expected):
+    for call in (lambda: callbacks.upscale_image(photo(8, 8), name),
+                 lambda: callbacks.compare_images(photo(32, 32), name, "standard")):
+        with pytest.raises(gr.Error) as excinfo:
+            call()
+        assert expected in error_message(excinfo)
+        assert "bicubic" in error_message(excinfo)  # says what is available
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    with pytest.raises(gr.Error) as excinfo:
+        callbacks.upscale_image(str(bad), "bicubic")
+    assert "Could not read" in error_message(excinfo) and str(tmp_path) not in error_message(excinfo)
+    with pytest.raises(gr.Error, match="Could not read"):
+        callbacks.upscale_image(str(tmp_path / "missing.png"), "bicubic")
+    truncated = tmp_path / "cut.png"
+    photo(64, 64).save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    with pytest.raises(gr.Error, match="Could not read"):
+        callbacks.compare_images(str(truncated), "bicubic", "standard")
+
+
+def test_upload_component_turns_unreadable_uploads_into_gr_error(tmp_path):
+    from gradio.data_classes import ImageData
+
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    component = ui.UploadImage(type="filepath", image_mode=None)
+    assert component.get_block_name() == "image"
+    with pytest.raises(gr.Error, match="Could not read the uploaded file"):
+        component.preprocess(ImageData(path=str(bad), orig_name="notes.png"))
+
+
+def test_compare_bad_preset_and_tiny_image():
+    with pytest.raises(gr.Error, match="Unknown preset"):
+        callbacks.compare_images(photo(32, 32), "bicubic", "huge")
+    with pytest.raises(gr.Error, match="at least 19x19"):
+        callbacks.compare_images(photo(16, 40), "bicubic", "standard")
+
+
+# --- Compare ----------------------------------------------------------------------------------------------
+
+def test_compare_standard_sizes_and_metrics_match_sr_core():
+    lr, bic, sr, hr, readouts = callbacks.compare_images(photo(50, 38), "lanczos", "standard")
+    assert hr.size == (48, 36)  # mod-cropped to the scale
+    assert lr.size == bic.size == sr.size == hr.size
+    assert readouts["lr_size"] == [12, 9] and readouts["hr_size"] == [48, 36] and readouts["scale"] == 4
+    for key, img in (("bicubic", bic), ("sr", sr)):
+        m = readouts["metrics"][key]
+        assert math.isfinite(m["psnr"]) and 0 < m["ssim"] <= 1
+        ref_psnr = float(sr_core.psnr(to_tensor(img), to_tensor(hr), crop_border=4)[0])
+        ref_ssim = float(sr_core.ssim(to_tensor(img), to_tensor(hr), crop_border=4)[0])
+        assert m["psnr"] == pytest.approx(ref_psnr, abs=1e-3)
+        assert m["ssim"] == pytest.approx(ref_ssim, abs=1e-4)
+    assert readouts["metrics"]["sr"] != readouts["metrics"]["bicubic"]  # lanczos is not bicubic
+    # the LR viewer is the LR enlarged with nearest neighbour: every 4x4 block is one colour
+    block = np.asarray(lr)[:4, :4].reshape(-1, 3)
+    assert (block == block[0]).all()
+
+
+def test_compare_catdog_preset_sizes():
+    lr, bic, sr, hr, readouts = callbacks.compare_images(photo(70, 50), "bicubic", "catdog32")
+    assert hr.size == bic.size == sr.size == lr.size == (128, 128)
+    assert readouts["lr_size"] == [32, 32]
+    assert readouts["metrics"]["sr"] == readouts["metrics"]["bicubic"]  # the model is bicubic
+
+
+def test_classifier_readout_without_module():
+    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "standard")
+    clf = readouts["classifiers"]
+    assert set(clf) == {"classifier-a", "classifier-b"}
+    assert clf["classifier-a"] == {"available": False, "message": "classifier A: not available (no classifier module)"}
+    texts = callbacks.readout_markdown(readouts)
+    assert all("classifier B: not available" in t for t in texts[1:])
+
+
+def test_classifier_readout_without_weights(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sr_core.classifier", fake_classifier_module(missing=("classifier-a",)))
+    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "standard")
+    a, b = readouts["classifiers"]["classifier-a"], readouts["classifiers"]["classifier-b"]
+    assert a == {"available": False, "message": "classifier A: not available (no weights)"}
+    assert b["available"] and b["hr"] == b["sr"] == b["bicubic"] == {"cat": 0.7, "dog": 0.3}
+    lr_text, bic_text, sr_text, hr_text = callbacks.readout_markdown(readouts)
+    assert "classifier A: not available (no weights)" in hr_text
+    assert "classifier B: cat 0.70 · dog 0.30" in hr_text and "classifier B: cat 0.70" in sr_text
+    assert "PSNR" in bic_text and "PSNR" in sr_text and "PSNR" not in hr_text and "classifier" not in lr_text
+
+
+def test_broken_classifier_does_not_break_compare(monkeypatch):
+    module = fake_classifier_module()
+    module.predict_proba = lambda model, images: (_ for _ in ()).throw(RuntimeError("bad input size"))
+    monkeypatch.setitem(sys.modules, "sr_core.classifier", module)
+    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "standard")
+    assert readouts["classifiers"]["classifier-a"]["available"] is False
+    assert "bad input size" in readouts["classifiers"]["classifier-a"]["message"]
+
+
+def test_identical_images_give_json_safe_psnr():
+    flat = Image.new("RGB", (32, 32), (90, 120, 200))
+    *_, readouts = callbacks.compare_images(flat, "bicubic", "standard")
+    assert readouts["metrics"]["bicubic"]["psnr"] is None  # inf has no JSON form
+    assert "∞" in callbacks.readout_markdown(readouts)[1]
+
+
+def test_zoom_crops():
+    imgs = [photo(40, 20), None, photo(40, 20), photo(40, 20)]
+    crops = callbacks.zoom_crops(imgs, x=0, y=100, zoom=4)
+    assert crops[1] is None
+    assert crops[0].size[0] >= callbacks.ZOOM_DISPLAY and crops[0].size[0] == 2 * crops[0].size[1]
+    expected = imgs[0].crop((0, 15, 10, 20)).resize(crops[0].size, Image.NEAREST)
+    assert np.array_equal(np.asarray(crops[0]), np.asarray(expected))
+
+
+# --- UI ------------------------------------------------------------------------------------------------
+
+def test_build_ui_with_fakes_exposes_two_endpoints():
+    calls = []
+
+    def fake_upscale(image, model_name, progress=None):
+        calls.append(model_name)
+        return None, {}
+
+    demo = ui.build_ui(fake_upscale, list_models=lambda: ["bicubic"])
+    assert isinstance(demo, gr.Blocks)
+    assert sorted(demo.get_api_info()["named_endpoints"]) == ["/compare", "/upscale"]
+    public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+    assert sorted(public) == ["compare", "upscale"]
+    assert calls == []  # building calls nothing
+
+
+def test_import_app_loads_no_model_and_starts_no_server():
+    import app
+
+    assert isinstance(app.demo, gr.Blocks)
+    assert models.get_model.cache_info().currsize == 0
+    assert not app.demo.is_running and app.demo.local_url is None
+    assert len((REPO_ROOT / "app.py").read_text().splitlines()) <= 30
