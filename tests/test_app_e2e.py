@@ -1,0 +1,159 @@
+"""End to end: ``python app.py`` in a subprocess, driven through its API with ``gradio_client``.
+
+The server gets its own weights folder (holding one tiny SRResNet, so the
+"trained weights are picked up" path is covered), temp folders and port, and is
+always stopped at the end. No network: everything is on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import torch  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+import sr_core  # noqa: E402
+from sr_core.io import to_tensor  # noqa: E402
+
+EXAMPLES = REPO_ROOT / "demo" / "examples"
+MAX_PIXELS = 200_000
+STARTUP_TIMEOUT = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = STARTUP_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"app.py did not answer on {url} within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Start ``python app.py`` on a free port; yield its URL; always stop it."""
+    root = tmp_path_factory.mktemp("app_e2e")
+    weights = root / "weights"
+    torch.manual_seed(0)
+    sr_core.save_pretrained(sr_core.build_preset("srresnet", num_features=8, num_blocks=1), weights / "srresnet",
+                            name="srresnet")
+    for sub in ("tmp", "gradio"):
+        (root / sub).mkdir()
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "SR_WEIGHTS_DIR": str(weights), "SR_APP_MAX_PIXELS": str(MAX_PIXELS),
+           "SR_DEVICE": "cpu", "TMPDIR": str(root / "tmp"), "GRADIO_TEMP_DIR": str(root / "gradio"),
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("SR_HUB_REPO", None)
+    log = root / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def client(server, tmp_path_factory):
+    return Client(server, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def test_only_two_public_endpoints(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    assert sorted(api["named_endpoints"]) == ["/compare", "/upscale"]
+    assert not api["unnamed_endpoints"]
+
+
+@pytest.mark.parametrize("model", ["bicubic", "srresnet"])
+def test_upscale(client, model):
+    src = EXAMPLES / "dog_4014.jpg"
+    png, info = client.predict(handle_file(str(src)), model, api_name="/upscale")
+    w, h = Image.open(src).size
+    with Image.open(png) as out:
+        assert out.format == "PNG" and out.size == (4 * w, 4 * h)
+    assert info["model"] == model and info["input_size"] == [w, h] and info["output_size"] == [4 * w, 4 * h]
+    assert math.isfinite(info["seconds"])
+
+
+def test_compare_standard(client):
+    lr, bic, sr, hr, readouts = client.predict(handle_file(str(EXAMPLES / "bird_bsd100.png")), "srresnet", "standard",
+                                               api_name="/compare")
+    images = [Image.open(p).convert("RGB") for p in (lr, bic, sr, hr)]
+    assert {im.size for im in images} == {(240, 240)}
+    assert readouts["hr_size"] == [240, 240] and readouts["lr_size"] == [60, 60] and readouts["model"] == "srresnet"
+    hr_t = to_tensor(images[3])
+    for key, img in (("bicubic", images[1]), ("sr", images[2])):
+        psnr, ssim = readouts["metrics"][key]["psnr"], readouts["metrics"][key]["ssim"]
+        assert isinstance(psnr, float) and math.isfinite(psnr) and 0 < ssim <= 1
+        assert psnr == pytest.approx(float(sr_core.psnr(to_tensor(img), hr_t, crop_border=4)[0]), abs=1e-3)
+    for name, entry in readouts["classifiers"].items():
+        label = "classifier " + name[-1].upper()
+        if entry["available"]:
+            for key in ("hr", "bicubic", "sr"):
+                assert 0 <= entry[key]["cat"] <= 1 and entry[key]["cat"] + entry[key]["dog"] == pytest.approx(1, abs=1e-3)
+        else:
+            assert entry["message"].startswith(f"{label}: not available")
+
+
+def test_compare_catdog_preset(client):
+    *paths, readouts = client.predict(handle_file(str(EXAMPLES / "cat_4003.jpg")), "bicubic", "catdog32",
+                                      api_name="/compare")
+    assert [Image.open(p).size for p in paths] == [(128, 128)] * 4
+    assert readouts["lr_size"] == [32, 32]
+    assert readouts["metrics"]["sr"] == readouts["metrics"]["bicubic"]
+
+
+def test_bad_requests_give_clear_errors_and_the_server_keeps_serving(client, tmp_path):
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("this is not an image")
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((500, 500, 3), np.uint8)).save(big)
+    small = str(EXAMPLES / "dog_4014.jpg")
+    cases = [((handle_file(small), "no-such-model"), "/upscale", "Unknown model"),
+             ((handle_file(small), "srgan"), "/upscale", "no weights yet"),
+             ((handle_file(str(not_image)), "bicubic"), "/upscale", "Could not read"),
+             ((handle_file(str(big)), "bicubic"), "/upscale", f"at most {MAX_PIXELS:,} pixels"),
+             ((handle_file(str(big)), "bicubic", "standard"), "/compare", f"at most {MAX_PIXELS:,} pixels"),
+             ((handle_file(small), "bicubic", "nope"), "/compare", "nope")]
+    for args, endpoint, expected in cases:
+        with pytest.raises(AppError) as excinfo:
+            client.predict(*args, api_name=endpoint)
+        assert expected in str(excinfo.value), (endpoint, args[1:], str(excinfo.value))
+    png, info = client.predict(handle_file(small), "nearest", api_name="/upscale")  # still serving
+    assert Image.open(png).size == tuple(4 * s for s in Image.open(small).size)
