@@ -73,6 +73,17 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The network inside DataParallel/DDP (``.module``) and torch.compile (``._orig_mod``) wrappers."""
+    while True:
+        inner = getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
 def arch_of(model: nn.Module) -> str:
     for name, cls in ARCHS.items():
         if type(model) is cls:
@@ -93,7 +104,7 @@ def save_pretrained(model: nn.Module, directory: str | Path, *, half: bool = Fal
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model = getattr(model, "module", model)
+    model = unwrap(model)
     state = {}
     for k, v in clean_state_dict(model.state_dict()).items():
         v = v.detach().cpu().contiguous()
@@ -113,7 +124,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path), device="cpu")
+        try:
+            return clean_state_dict(load_file(str(path), device="cpu"))
+        except Exception as err:  # SafetensorError (truncated, not safetensors) is no ValueError/OSError
+            raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -185,7 +199,10 @@ def _resolve(name_or_path: str | Path, local_files_only: bool | None) -> tuple[P
 
 
 def read_config(path: str | Path) -> dict:
-    cfg = json.loads(Path(path).read_text())
+    try:
+        cfg = json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(cfg, dict) or "arch" not in cfg:
         raise CheckpointError(f"{path}: not a model config (no 'arch' entry)")
     if cfg.get("format_version", 1) > FORMAT_VERSION:
@@ -211,16 +228,19 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu", *,
         model.config = {"name": name, "arch": arch_name, "hparams": model.hparams, "scale": model.hparams["scale"]}
         return model.eval().to(device)
     weights, cfg_path, _ = _resolve(name_or_path, local_files_only)
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: weights file missing")
     if cfg_path is not None and cfg_path.is_file():
         cfg = read_config(cfg_path)
-        model = build_model(cfg["arch"], **{**cfg.get("hparams", {}), **hparams})
+        try:
+            model = build_model(cfg["arch"], **{**cfg.get("hparams", {}), **hparams})
+        except (TypeError, ValueError) as err:  # unknown arch, unknown or invalid constructor arguments
+            raise CheckpointError(f"{cfg_path}: cannot build {cfg['arch']!r} from its hparams ({err})") from None
     elif arch is not None:
         model = build_model(arch, **hparams)
         cfg = {"arch": arch, "hparams": model.hparams}
     else:
         raise CheckpointError(f"{weights}: no {CONFIG_FILE} beside it; pass arch= (and its hparams) to load it")
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights}: weights file missing")
     load_state_into(model, read_state_dict(weights), source=str(weights))
     cfg.setdefault("name", Path(weights).parent.name if cfg_path else Path(weights).stem)
     cfg.setdefault("scale", model.hparams.get("scale"))
