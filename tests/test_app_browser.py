@@ -1,0 +1,121 @@
+"""The app in a real browser: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
+
+Starts ``python app.py`` on a free port, uploads a photo, presses the buttons,
+checks what appears, and saves screenshots to ``test-artifacts/`` (gitignored).
+Skipped only when /usr/bin/chromium is missing (``bash run.sh test`` installs it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+PHOTO = REPO_ROOT / "demo" / "examples" / "bird_bsd100.png"
+TIMEOUT_MS = 60_000
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason=f"{CHROMIUM} not found (install it with: apt-get install -y chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python app.py`` on a free port (classical models only, empty weights folder); always stopped."""
+    root = tmp_path_factory.mktemp("app_browser")
+    for sub in ("weights", "tmp", "gradio"):
+        (root / sub).mkdir()
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "SR_WEIGHTS_DIR": str(root / "weights"), "SR_DEVICE": "cpu",
+           "TMPDIR": str(root / "tmp"), "GRADIO_TEMP_DIR": str(root / "gradio")}
+    env.pop("SR_HUB_REPO", None)
+    log = root / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"app.py did not start:\n{log.read_text()[-3000:]}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(server, wait_until="domcontentloaded")
+            yield page
+        finally:
+            browser.close()
+
+
+def test_compare_tab_shows_results_and_a_numeric_psnr(page):
+    page.get_by_role("tab", name="Compare").click()
+    page.set_input_files("#compare-input input[type=file]", str(PHOTO))
+    page.locator("#compare-input img").first.wait_for()  # the upload has arrived
+    page.click("#compare-button")
+    readout = page.locator("#compare-sr-readout")
+    readout.get_by_text("PSNR").wait_for()
+    for key in ("lr", "bicubic", "sr", "hr"):
+        assert page.locator(f"#compare-{key} img").first.is_visible(), key
+    for key in ("bicubic", "sr"):
+        text = page.locator(f"#compare-{key}-readout").inner_text()
+        match = re.search(r"PSNR\s+([0-9.]+)\s*dB.*SSIM\s+([0-9.]+)", text, re.S)
+        assert match, text
+        assert math.isfinite(float(match.group(1))) and 0 < float(match.group(2)) <= 1
+    assert "classifier A" in page.locator("#compare-hr-readout").inner_text()
+    page.locator("#zoom-hr img").first.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_compare.png"), full_page=True)
+
+
+def test_upscale_tab_shows_slider_summary_and_download(page):
+    page.get_by_role("tab", name="Upscale").click()
+    page.set_input_files("#upscale-input input[type=file]", str(PHOTO))
+    page.locator("#upscale-input img").first.wait_for()
+    page.click("#upscale-button")
+    page.locator("#upscale-summary").get_by_text("960×960").wait_for()
+    assert page.locator("#upscale-slider img").count() >= 2  # before and after
+    assert ".png" in page.locator("#upscale-file").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_upscale.png"), full_page=True)
