@@ -139,6 +139,46 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_classify(args) -> int:
+    from .classifier import LABELS, load_classifier, predict_proba
+    from .checkpoint import CheckpointError
+    from .io import ImageLoadError, list_images, open_image
+
+    try:
+        model = load_classifier(args.model, device=args.device)
+    except (FileNotFoundError, CheckpointError, ValueError) as err:
+        raise CLIError(str(err)) from None
+    inputs = list_images(args.inputs)
+    if not inputs:
+        raise CLIError("no input images found")
+    results, failures = [], 0
+
+    def flush(batch):
+        probs = predict_proba(model, [img for _, img in batch])
+        for (src, _), p in zip(batch, probs.tolist()):
+            results.append({"path": str(src), "label": LABELS[max(range(len(p)), key=p.__getitem__)],
+                            "p_cat": round(p[0], 6), "p_dog": round(p[1], 6)})
+            if not args.json:
+                print(f"{results[-1]['label']}  p_cat={p[0]:.4f}  p_dog={p[1]:.4f}  {src}", flush=True)
+
+    batch = []
+    for src in inputs:
+        try:
+            batch.append((src, open_image(src)))
+        except (ImageLoadError, OSError, ValueError) as err:
+            failures += 1
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            continue
+        if len(batch) == 32:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sr_core", description="Super-resolution toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the model names")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("classify", help="cat or dog? classify image files or folders")
+    p.add_argument("inputs", nargs="+", help="image files and/or folders")
+    p.add_argument("--model", default="classifier-a", help="classifier-a, classifier-b or a weights folder/file")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
+    p.add_argument("--json", action="store_true", help="print a JSON list: path, label, p_cat, p_dog per image")
+    p.set_defaults(func=cmd_classify)
     return parser
 
 
