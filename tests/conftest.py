@@ -7,6 +7,7 @@ when they are absent.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,11 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does not put the checkout on sys.path
     sys.path.insert(0, str(REPO_ROOT))
+
+# The tests use tiny tensors: one intra-op thread is as fast, and on a busy machine (a training run on
+# the same cores) several threads spin against each other and make small convolutions ~40x slower.
+TEST_THREADS = os.environ.get("SR_TEST_THREADS", "1")
+torch.set_num_threads(int(TEST_THREADS))
 
 
 def pytest_configure(config):
@@ -91,15 +97,17 @@ def rgb_tensor() -> torch.Tensor:
 
 # --- models -------------------------------------------------------------------------------------
 
-def _tiny_srresnet(seed: int = 0, **overrides) -> torch.nn.Module:
+def _tiny_srresnet(seed: int = 0, tail_gain: float = 0.1, **overrides) -> torch.nn.Module:
+    """Random 4x SRResNet with 8 features and 1 block; ``tail_gain`` scales the residual it adds to bicubic
+    (0.1: about 2 grey levels, so outputs are neither flat nor saturated; 1.0: about 15 grey levels)."""
     from sr_core.nets import SRResNet
 
     torch.manual_seed(seed)
     hparams = dict(num_features=8, num_blocks=1, scale=4, norm="none", global_skip="bicubic")
     model = SRResNet(**{**hparams, **overrides})
-    with torch.no_grad():  # keep the random residual moderate, so outputs are neither flat nor saturated
+    with torch.no_grad():
         for p in model.tail.parameters():
-            p.mul_(0.1)
+            p.mul_(tail_gain)
     return model.eval()
 
 
@@ -122,9 +130,7 @@ def bicubic():
 def run_cli():
     """``run_cli(*args, timeout=120) -> CompletedProcess``: ``python -m sr_core ...`` in the repository root."""
     def run(*args, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-        import os
-
-        full_env = {**os.environ, **(env or {}), "PYTHONIOENCODING": "utf-8"}
+        full_env = {"OMP_NUM_THREADS": TEST_THREADS, **os.environ, **(env or {}), "PYTHONIOENCODING": "utf-8"}
         return subprocess.run([sys.executable, "-m", "sr_core", *map(str, args)], cwd=REPO_ROOT, env=full_env,
                               capture_output=True, text=True, timeout=timeout)
     return run
