@@ -2,13 +2,26 @@
 
 Each experiment module (``train/srresnet.py``, ``train/srgan.py``, ...) defines
 a dataclass of defaults and calls :func:`main`. A run lives in
-``runs/<name>/``: ``config.json`` (resolved config + argv), ``metrics.jsonl``,
-``state.pt`` (full training state, never shipped), ``weights/`` (the current
-generator as ``model.safetensors`` + ``config.json``), ``grids/`` and plots.
+``runs/<name>/`` (relative to the working directory): ``config.json`` (resolved
+config + argv, and one entry per resume), ``metrics.jsonl``, ``state.pt`` (full
+training state, never shipped), ``weights/`` (the current generator as
+``model.safetensors`` + ``config.json``), ``grids/`` and ``curves.png``.
 
     python -m train.srresnet --max_iters=2000 --name=my_run
     python -m train.srresnet --name=my_run --resume          # continue after a kill
-    torchrun --nproc_per_node=2 -m train.srresnet ...         # data-parallel
+    torchrun --standalone --nproc_per_node=2 -m train.srresnet ...   # data-parallel (gloo on CPU)
+
+Surviving kills: ``state.pt`` is written every ``ckpt_every`` iterations to a
+temporary file and renamed over the old one, so a kill (even ``kill -9``) leaves
+either the previous or the new state, never a torn file. ``--resume`` restores
+the generator (and discriminator), their optimisers and schedulers, the torch
+RNG and the iteration count; training samples are a pure function of
+``(seed, sample number)`` (``sr_core.data``), so with ``--deterministic`` a
+killed-and-resumed run ends bit-for-bit where an uninterrupted one does, as
+long as the number of processes and torch threads is the same. ``metrics.jsonl``
+rows written after the checkpoint that is resumed from are dropped on resume.
+SIGINT/SIGTERM stop the loop at the end of the current iteration, write a
+checkpoint and exit with status 128 + signal number.
 """
 
 from __future__ import annotations
@@ -16,9 +29,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,8 +43,9 @@ from torch.utils.data import DataLoader
 
 from sr_core import config as sr_config
 from sr_core.checkpoint import load_model, save_pretrained
-from sr_core.data import SRTrainSet, StepSampler, load_eval_set
-from sr_core.losses import ContentLoss, PixelLoss
+from sr_core.data import SRTrainSet, StepSampler, degrade, load_eval_set, load_rgb, mod_crop
+from sr_core.io import list_images, to_tensor
+from sr_core.losses import ContentLoss, PixelLoss, WeightsUnavailableError
 from sr_core.nets import SRGANDiscriminator, build_preset, count_parameters
 from sr_core.training import (Meter, evaluate, gan_step, load_state, pixel_step, replicas_in_sync, save_state,
                               seed_everything, setup_distributed)
@@ -54,7 +70,7 @@ class TrainConfig:
     train_dirs: str = "sr_train"           # comma-separated, relative to data_root
     val_set: str = "Set5"                  # folder under sr_benchmark/ (validation only)
     crop_size: int = 96
-    degradation: str = "bicubic"           # or "blur"
+    degradation: str = "bicubic"           # or "blur" (training and validation LR alike)
     blur_sigma: float = 1.6
     workers: int = 2
     # optimisation
@@ -87,16 +103,52 @@ class TrainConfig:
     progress: bool = True
     tiny: bool = False                     # a seconds-long configuration for tests
     device: str = "auto"
+    # added after the first runs (defaults keep those runs' behaviour and state.pt layout)
+    optimizer: str = "adam"                # adam | adamw | sgd (for the generator and the discriminator)
+    momentum: float = 0.9                  # sgd only
+    weight_decay: float = 0.0
+    tail_lr_mult: float = 1.0              # lr multiplier of the generator's last layer (SRCNN paper: 0.1)
+    d_conv: str = ""                       # discriminator convs; "": the generator's (separable for Swift-SRGAN)
+    content_scale: float = 0.0             # factor on content features; 0: CONTENT_SCALES[content_backbone]
+    overwrite: bool = False                # start afresh even though runs/<name>/state.pt exists
+    val_crop: int = 0                      # validate on centre crops of at most this many HR pixels a side (0: whole)
 
     def model_args(self) -> dict:
         args = {"scale": self.scale}
         if self.model == "srcnn":
-            return {**args, "residual": self.residual}
+            args["residual"] = self.residual
+            if self.num_features:
+                args["num_features"] = self.num_features
+            return args
         for key in ("norm", "global_skip", "conv", "num_blocks", "num_features"):
             value = getattr(self, key)
             if value:
                 args[key] = value
         return args
+
+
+# Content-feature factors when --content_scale=0. The SRGAN paper divides VGG19 phi_5,4 by 12.75 "to obtain VGG
+# losses of a scale that is comparable to the MSE loss" (sr_core applies that itself: None = the library default).
+# EfficientNet-Lite0's stride-16 features are larger: bicubic-vs-HR 96 px crops give an MSE of about 23 unscaled;
+# 1/32 brings it to ~0.02, the size of the paper's MSE on [-1, 1] images, so 1e-3 adversarial keeps the paper's balance.
+CONTENT_SCALES: dict[str, float | None] = {"vgg19": None, "efficientnet_lite0": 1 / 32, "mobilenet_v2": None}
+
+# --tiny: a seconds-long configuration (tests); any of these given explicitly on the command line wins.
+TINY = dict(crop_size=32, batch_size=2, num_blocks=1, num_features=8, workers=0, log_every=1, val_every=2,
+            ckpt_every=1, val_set="Set5", init_from="", val_crop=64)
+TINY_DISCRIMINATOR = dict(num_features=8, num_convs=4, fc_size=32)
+
+
+def explicit_keys(argv: list[str]) -> set[str]:
+    """Config keys named on a command line (``--key=value``, ``--flag``, ``--no-flag``)."""
+    keys = set()
+    for arg in argv:
+        if arg.startswith("--"):
+            key = arg[2:].partition("=")[0].replace("-", "_")
+            keys.add(key)
+            if key.startswith("no_"):
+                keys.add(key[3:])
+    return keys
 
 
 def parse_overrides(cfg, argv: list[str]):
@@ -126,9 +178,9 @@ def parse_overrides(cfg, argv: list[str]):
                 raise SystemExit(f"--{key}={raw}: expected {type(current).__name__}") from None
         setattr(cfg, key, value)
     if cfg.tiny:
-        for key, value in dict(crop_size=32, batch_size=2, num_blocks=1, num_features=8, workers=0, log_every=1,
-                               val_every=2, ckpt_every=1, val_set="Set5").items():
-            if f"--{key}" not in " ".join(argv):
+        given = explicit_keys(argv)
+        for key, value in TINY.items():
+            if key not in given:
                 setattr(cfg, key, value)
     return cfg
 
@@ -144,27 +196,61 @@ def lr_factor(cfg: TrainConfig, it: int) -> float:
     raise ValueError(f"unknown schedule {cfg.schedule!r}")
 
 
+def make_optimizer(cfg: TrainConfig, model: torch.nn.Module, lr: float, tail_lr_mult: float = 1.0):
+    """Adam/AdamW/SGD over ``model``; ``tail_lr_mult`` != 1 gives its last child module its own lr."""
+    params = list(model.parameters())
+    if tail_lr_mult != 1.0:
+        tail = list(model.named_children())[-1][0] + "."
+        named = list(model.named_parameters())
+        params = [{"params": [p for n, p in named if not n.startswith(tail)]},
+                  {"params": [p for n, p in named if n.startswith(tail)], "lr": lr * tail_lr_mult}]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise SystemExit(f"--optimizer must be adam, adamw or sgd, got {cfg.optimizer!r}")
+
+
 def save_grid(model, pairs, path: Path, scale: int, size: int = 96) -> None:
     """LR (nearest) | bicubic | SR | HR, centre crops of each validation image, one row per image."""
     from PIL import Image
 
+    from sr_core.inference import upscale_tensor
     from sr_core.io import to_image
     from sr_core.resize import resize
-    from sr_core.inference import upscale_tensor
 
     rows = []
-    for _, lr, hr in pairs:
-        h, w = hr.shape[-2:]
-        s = min(size, h, w) // scale * scale
-        y, x = (h - s) // 2 // scale * scale, (w - s) // 2 // scale * scale
-        lr_c = lr[..., y // scale:(y + s) // scale, x // scale:(x + s) // scale]
-        views = [resize(lr_c, (s, s), "nearest"), resize(lr_c, (s, s), "bicubic"),
-                 upscale_tensor(model, lr_c, tile=0), hr[..., y:y + s, x:x + s]]
-        rows.append(torch.cat([v.clamp(0, 1) for v in views], dim=3))
+    was_training = model.training
+    model.eval()  # BatchNorm: running statistics, and the grid's crops must not update them
+    try:
+        for _, lr, hr in pairs:
+            h, w = hr.shape[-2:]
+            s = min(size, h, w) // scale * scale
+            y, x = (h - s) // 2 // scale * scale, (w - s) // 2 // scale * scale
+            lr_c = lr[..., y // scale:(y + s) // scale, x // scale:(x + s) // scale]
+            views = [resize(lr_c, (s, s), "nearest"), resize(lr_c, (s, s), "bicubic"),
+                     upscale_tensor(model, lr_c, tile=0), hr[..., y:y + s, x:x + s]]
+            rows.append(torch.cat([v.clamp(0, 1) for v in views], dim=3))
+    finally:
+        model.train(was_training)
     width = max(r.shape[-1] for r in rows)
     grid = torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[-1])) for r in rows], dim=2)
     path.parent.mkdir(parents=True, exist_ok=True)
     to_image(grid).resize((grid.shape[-1] * 2, grid.shape[-2] * 2), Image.NEAREST).save(path)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Rows of a metrics.jsonl; a line torn by a kill is skipped."""
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return rows
 
 
 def plot_curves(run_dir: Path) -> None:
@@ -173,25 +259,81 @@ def plot_curves(run_dir: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_metrics(run_dir / "metrics.jsonl")
     train = [r for r in rows if r.get("kind") == "train"]
     val = [r for r in rows if r.get("kind") == "val"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for key in sorted({k for r in train for k in r} - {"kind", "iter", "lr", "time", "it_per_s"}):
-        pts = [(r["iter"], r[key]) for r in train if key in r]
-        axes[0].plot(*zip(*pts), label=key)
-    axes[0].set(xlabel="iteration", ylabel="loss", title="training losses", yscale="log")
-    axes[0].legend()
+    probs = ("d_real", "d_fake")
+    gan = any(k in r for r in train for k in probs)
+    fig, axes = plt.subplots(1, 3 if gan else 2, figsize=(16 if gan else 11, 4))
+    for key in sorted({k for r in train for k in r} - {"kind", "iter", "lr", "time", "it_per_s", *probs}):
+        pts = [(r["iter"], r[key]) for r in train if isinstance(r.get(key), (int, float)) and r[key] > 0]
+        if pts:
+            axes[0].plot(*zip(*pts), label=key)
+    axes[0].set(xlabel="iteration", ylabel="loss", title="training losses (running means)", yscale="log")
+    if axes[0].lines:
+        axes[0].legend(fontsize="small")
     if val:
         axes[1].plot([r["iter"] for r in val], [r["psnr"] for r in val], marker="o")
-    axes[1].set(xlabel="iteration", ylabel="Y-PSNR (dB)", title="validation PSNR")
+    axes[1].set(xlabel="iteration", ylabel="Y-PSNR (dB)", title=f"validation PSNR ({val[-1]['set'] if val else ''})")
+    if gan:
+        for key in probs:
+            axes[2].plot([r["iter"] for r in train if key in r], [r[key] for r in train if key in r], label=key)
+        axes[2].set(xlabel="iteration", ylabel="mean sigmoid(D)", title="discriminator outputs", ylim=(0, 1))
+        axes[2].legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(run_dir / "curves.png", dpi=100)
     plt.close(fig)
 
 
+def validation_pairs(cfg: TrainConfig, data_root: Path) -> list:
+    """``(name, lr, hr)`` of ``val_set``, LR made with the training degradation (bicubic or blur)."""
+    hr_dir = data_root / "sr_benchmark" / cfg.val_set / "HR"
+    if not cfg.val_crop:
+        return load_eval_set(hr_dir, cfg.scale, cfg.degradation, cfg.blur_sigma)
+    pairs = []
+    for path in list_images(hr_dir):
+        hr = mod_crop(load_rgb(path), cfg.scale)
+        side = min(cfg.val_crop, *hr.size) // cfg.scale * cfg.scale
+        x, y = (hr.width - side) // 2, (hr.height - side) // 2
+        hr = hr.crop((x, y, x + side, y + side))
+        pairs.append((path.stem, to_tensor(degrade(hr, cfg.scale, cfg.degradation, cfg.blur_sigma)), to_tensor(hr)))
+    return pairs
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _content_loss(cfg: TrainConfig) -> ContentLoss:
+    scale = cfg.content_scale or CONTENT_SCALES.get(cfg.content_backbone)
+    try:
+        return ContentLoss(cfg.content_backbone, scale=scale)
+    except WeightsUnavailableError as err:
+        raise SystemExit(f"content loss: {err}") from None
+
+
+def _load_init(cfg: TrainConfig, generator: torch.nn.Module) -> None:
+    """Copy ``init_from``'s weights into ``generator``; the architectures must match exactly."""
+    try:
+        init = load_model(cfg.init_from)
+    except FileNotFoundError as err:
+        raise SystemExit(f"--init_from={cfg.init_from}: {err}. Train the pixel-loss model first (e.g. "
+                         f"python -m train.srresnet --recipe=cpu --name=srresnet_cpu) and pass "
+                         f"--init_from=runs/<name>/weights") from None
+    want, have = generator.hparams, getattr(init, "hparams", {})
+    diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
+    if type(init) is not type(generator) or diff:
+        raise SystemExit(f"--init_from={cfg.init_from} is a {type(init).__name__} with different settings "
+                         f"(checkpoint vs this run): {diff}; set the architecture options to match")
+    generator.load_state_dict(init.state_dict())
+
+
 def run(cfg: TrainConfig) -> dict:
     """Train according to ``cfg``; returns the last validation metrics."""
+    if cfg.stage not in ("pixel", "gan"):
+        raise SystemExit(f"--stage must be pixel or gan, got {cfg.stage!r}")
     rank, world, device = setup_distributed(cfg.device)
     main_rank = rank == 0
     if cfg.threads:
@@ -199,47 +341,70 @@ def run(cfg: TrainConfig) -> dict:
     seed_everything(cfg.seed, cfg.deterministic)
     run_dir = Path("runs") / cfg.name
     data_root = Path(cfg.data_root) if cfg.data_root else sr_config.data_root()
-    if main_rank:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(
-            {"config": dataclasses.asdict(cfg), "argv": sys.argv, "world_size": world}, indent=2))
+    state_path = run_dir / "state.pt"
+    metrics_path = run_dir / "metrics.jsonl"
+    if state_path.is_file() and not cfg.resume and not cfg.overwrite:
+        raise SystemExit(f"{state_path} exists: pass --resume to continue that run, --overwrite to start it "
+                         f"again, or choose another --name")
 
     generator = build_preset(cfg.model, **cfg.model_args())
     if cfg.init_from:
-        init = load_model(cfg.init_from)
-        generator.load_state_dict(init.state_dict())
+        _load_init(cfg, generator)
     generator.to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     generator.to(memory_format=memory_format)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_g = make_optimizer(cfg, generator, cfg.lr, cfg.tail_lr_mult)
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lambda i: lr_factor(cfg, i + cfg.start_iter))
     discriminator = opt_d = sched_d = content = None
     pixel = PixelLoss(cfg.loss).to(device)
     if cfg.stage == "gan":
-        tiny = dict(num_features=8, num_convs=4, fc_size=32) if cfg.tiny else {}
-        discriminator = SRGANDiscriminator(conv=cfg.conv or "standard", **tiny).to(device)
+        d_conv = cfg.d_conv or generator.hparams.get("conv", "standard")
+        discriminator = SRGANDiscriminator(conv=d_conv, **(TINY_DISCRIMINATOR if cfg.tiny else {})).to(device)
         discriminator.to(memory_format=memory_format)
-        opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d or cfg.lr, betas=cfg.betas)
+        opt_d = make_optimizer(cfg, discriminator, cfg.lr_d or cfg.lr)
         sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lambda i: lr_factor(cfg, i + cfg.start_iter))
-        content = ContentLoss(cfg.content_backbone).to(device) if cfg.content_weight else None
+        content = _content_loss(cfg).to(device) if cfg.content_weight else None
 
-    start = cfg.start_iter
-    state_path = run_dir / "state.pt"
-    if cfg.resume and state_path.is_file():
+    start, elapsed_before = cfg.start_iter, 0.0
+    resumed = cfg.resume and state_path.is_file()
+    if resumed:
         state = load_state(state_path)
         generator.load_state_dict(state["generator"])
         opt_g.load_state_dict(state["opt_g"])
         sched_g.load_state_dict(state["sched_g"])
         if discriminator is not None:
+            if "discriminator" not in state:
+                raise SystemExit(f"{state_path} holds no discriminator: it is not a GAN-stage run")
             discriminator.load_state_dict(state["discriminator"])
             opt_d.load_state_dict(state["opt_d"])
             sched_d.load_state_dict(state["sched_d"])
         torch.set_rng_state(state["rng"])
         start = int(state["iter"])
-        if main_rank:
+        elapsed_before = float(state.get("time", 0.0))
+    if main_rank:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in [*run_dir.glob(".*.part"), *(run_dir / "weights").glob(".*.part")]:
+            stale.unlink(missing_ok=True)  # temp files of a killed checkpoint write
+        info = {"config": dataclasses.asdict(cfg), "argv": sys.argv, "world_size": world,
+                "generator": {"arch": type(generator).__name__, "hparams": generator.hparams,
+                              "parameters": count_parameters(generator)}}
+        old = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
+        if resumed:
+            ignore = {"resume", "progress", "overwrite", "device", "workers", "threads", "max_iters"}
+            changed = {k: [old.get("config", {}).get(k), v] for k, v in json.loads(json.dumps(info["config"])).items()
+                       if k not in ignore and old.get("config", {}).get(k, v) != v}
+            info["resumes"] = old.get("resumes", []) + [{"iter": start, "argv": sys.argv, "changed": changed}]
+            if changed:
+                print(f"warning: resuming {run_dir} with changed settings {changed}", flush=True)
+            # drop what was logged after the checkpoint we resume from (and any line torn by a kill)
+            rows = [r for r in read_metrics(metrics_path) if r.get("iter", 0) <= start]
+            _atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
             print(f"resumed {run_dir} at iteration {start}", flush=True)
-    elif cfg.resume and main_rank:
-        print(f"--resume: no {state_path} yet; starting from scratch", flush=True)
+        else:
+            if cfg.resume:
+                print(f"--resume: no {state_path} yet; starting from scratch", flush=True)
+            metrics_path.unlink(missing_ok=True)
+        _atomic_write_text(run_dir / "config.json", json.dumps(info, indent=2) + "\n")
 
     g_train = DDP(generator) if world > 1 else generator
     d_train = DDP(discriminator) if world > 1 and discriminator is not None else discriminator
@@ -249,14 +414,17 @@ def run(cfg: TrainConfig) -> dict:
     loader = DataLoader(dataset, batch_sampler=StepSampler(cfg.batch_size, start, rank, world),
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
                         prefetch_factor=4 if cfg.workers else None)
-    val_pairs = load_eval_set(data_root / "sr_benchmark" / cfg.val_set / "HR", cfg.scale, cfg.degradation,
-                              cfg.blur_sigma) if main_rank else []
+    # validation LR is made with the training degradation (bicubic or blur), so PSNR measures the task trained for
+    val_pairs = validation_pairs(cfg, data_root) if main_rank else []
+
+    t0 = time.time()
 
     def checkpoint(it: int) -> None:
         if not main_rank:
             return
         state = {"iter": it, "generator": generator.state_dict(), "opt_g": opt_g.state_dict(),
-                 "sched_g": sched_g.state_dict(), "rng": torch.get_rng_state()}
+                 "sched_g": sched_g.state_dict(), "rng": torch.get_rng_state(),
+                 "time": elapsed_before + time.time() - t0}
         if discriminator is not None:
             state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict(),
                          sched_d=sched_d.state_dict())
@@ -267,21 +435,42 @@ def run(cfg: TrainConfig) -> dict:
 
     def log(row: dict) -> None:
         if main_rank:
-            with open(run_dir / "metrics.jsonl", "a") as f:
+            with open(metrics_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
+
+    # SIGINT/SIGTERM: finish the iteration, checkpoint, exit (a second signal interrupts at once)
+    stop = {"signal": 0}
+
+    def on_signal(signum, frame):
+        if stop["signal"]:
+            raise KeyboardInterrupt
+        stop["signal"] = signum
+
+    handlers = {}
+    if hasattr(signal, "SIGTERM"):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                handlers[sig] = signal.signal(sig, on_signal)
+            except ValueError:  # not the main thread
+                pass
 
     progress = None
     if main_rank and cfg.progress:
         from tqdm import tqdm
 
         progress = tqdm(total=cfg.max_iters, initial=start, dynamic_ncols=True)
-    meter, t0, last = Meter(), time.time(), {}
+    say = progress.write if progress is not None else (lambda m: print(m, flush=True))
+    meter, last, last_log = Meter(), {}, (start, time.time())
+    if resumed:
+        log({"kind": "resume", "iter": start, "argv": sys.argv})
     g_train.train()
+    if d_train is not None:
+        d_train.train()
     it = start
     batches = iter(loader)
     if main_rank:
-        print(f"{cfg.model}: {count_parameters(generator):,} parameters, {world} process(es), device {device}",
-              flush=True)
+        say(f"{cfg.model}: {count_parameters(generator):,} parameters, {world} process(es), device {device}, "
+            f"iterations {start} -> {cfg.max_iters}")
     while it < cfg.max_iters:
         lr_img, hr_img = next(batches)
         lr_img = lr_img.to(device).contiguous(memory_format=memory_format)
@@ -300,41 +489,76 @@ def run(cfg: TrainConfig) -> dict:
             progress.update(1)
         if it % cfg.log_every == 0 or it == cfg.max_iters:
             means = meter.means()
-            elapsed = time.time() - t0
-            log({"kind": "train", "iter": it, "lr": sched_g.get_last_lr()[0], "time": elapsed, **means})
+            if world > 1:  # average the running means over the ranks (every rank logs at the same iterations)
+                vec = torch.tensor(list(means.values()), dtype=torch.float64)
+                dist.all_reduce(vec)
+                means = dict(zip(means, (vec / world).tolist()))
+            bad = [k for k, v in means.items() if not math.isfinite(v)]
+            if bad:  # stop before checkpointing a diverged state: --resume restarts from the last good one
+                raise FloatingPointError(f"iteration {it}: non-finite {bad}; state.pt still holds the last "
+                                         f"finite checkpoint")
+            now = time.time()
+            log({"kind": "train", "iter": it, "lr": sched_g.get_last_lr()[0],
+                 "time": round(elapsed_before + now - t0, 3),
+                 "it_per_s": round((it - last_log[0]) / max(now - last_log[1], 1e-9), 4), **means})
+            last_log = (it, now)
             if progress is not None:
-                progress.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k in ("loss", "loss_g", "loss_d")})
+                shown = {k: f"{v:.4g}" for k, v in means.items() if k in ("loss", "loss_g", "loss_d", "d_fake")}
+                progress.set_postfix(shown, lr=f"{sched_g.get_last_lr()[0]:.2e}")
             meter.reset()
-        if it % cfg.ckpt_every == 0 or it == cfg.max_iters:
+        if world > 1:  # a signal seen by any rank stops them all at the same iteration
+            flag = torch.tensor([stop["signal"]])
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop["signal"] = int(flag.item())
+        if it % cfg.ckpt_every == 0 or it == cfg.max_iters or stop["signal"]:
             checkpoint(it)
+        if stop["signal"]:
+            say(f"stopped by signal {stop['signal']} at iteration {it}; checkpoint written, --resume continues")
+            break
         if main_rank and (it % cfg.val_every == 0 or it == cfg.max_iters):
             last = evaluate(generator, val_pairs, cfg.scale)
-            log({"kind": "val", "iter": it, "set": cfg.val_set, "psnr": last["psnr"], "ssim": last["ssim"]})
+            log({"kind": "val", "iter": it, "set": cfg.val_set, "degradation": cfg.degradation,
+                 "psnr": last["psnr"], "ssim": last["ssim"]})
             save_grid(generator, val_pairs[:3], run_dir / "grids" / f"{it:07d}.png", cfg.scale)
-            msg = f"iter {it}: {cfg.val_set} PSNR {last['psnr']:.3f} dB, SSIM {last['ssim']:.4f}"
-            (progress.write if progress is not None else print)(msg)
-    in_sync = replicas_in_sync(generator)
+            say(f"iter {it}: {cfg.val_set} PSNR {last['psnr']:.3f} dB, SSIM {last['ssim']:.4f}")
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    in_sync = replicas_in_sync(generator) and (discriminator is None or replicas_in_sync(discriminator))
     if world > 1:
         log({"kind": "sync", "iter": it, "in_sync": in_sync, "world_size": world})
     if progress is not None:
         progress.close()
-    if main_rank and (run_dir / "metrics.jsonl").exists():
+    if main_rank and metrics_path.exists():
         plot_curves(run_dir)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
+    if stop["signal"]:
+        raise SystemExit(128 + stop["signal"])
     return {k: v for k, v in last.items() if k != "per_image"}
 
 
 def main(cfg, recipes: dict[str, dict] | None = None, argv: list[str] | None = None) -> dict:
-    """Apply ``--recipe=NAME`` (a dict of overrides from the experiment module), then ``--key=value``."""
+    """Apply ``--recipe=NAME`` (a dict of overrides from the experiment module), then ``--key=value``.
+
+    If the config class has a ``resolve(explicit)`` method it is called last, with the set of keys
+    that the recipe, the command line or ``--tiny`` set, to fill in defaults that depend on other
+    options (e.g. Swift-SRGAN's per-stage settings).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     recipes = recipes or {}
+    explicit = explicit_keys(argv) - {"recipe"}
     for arg in [a for a in argv if a.startswith("--recipe=")]:
         name = arg.split("=", 1)[1]
         if name not in recipes:
             raise SystemExit(f"unknown recipe {name!r}; known: {', '.join(recipes) or 'none'}")
         for key, value in recipes[name].items():
             setattr(cfg, key, value)
+        explicit |= set(recipes[name])
         argv.remove(arg)
-    return run(parse_overrides(cfg, argv))
+    cfg = parse_overrides(cfg, argv)
+    if cfg.tiny:
+        explicit |= set(TINY)
+    if hasattr(cfg, "resolve"):
+        cfg.resolve(explicit)
+    return run(cfg)
