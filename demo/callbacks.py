@@ -310,7 +310,8 @@ def classifier_readout(images: dict[str, Image.Image]) -> dict[str, dict]:
 
 
 def compare_images(image: ImageInput, model_name: str | None, preset: str = "standard",
-                   progress: ProgressFn | None = None) -> tuple[Image.Image, Image.Image, Image.Image, Image.Image, dict]:
+                   progress: ProgressFn | None = None
+                   ) -> tuple[Image.Image, Image.Image, Image.Image, Image.Image, dict]:
     """Treat the image as HR, make its LR, and compare bicubic with ``model_name`` against the HR.
 
     Returns (LR enlarged with nearest neighbour to the HR size, bicubic, SR, HR,

@@ -38,19 +38,27 @@ CSS = """
 LAUNCH_KWARGS = {"css": CSS}
 
 
-class UploadImage(gr.Image):
-    """``gr.Image`` whose upload step reports an unreadable file as a ``gr.Error`` instead of a generic failure."""
+def upload_image(**kwargs) -> gr.Image:
+    """A ``gr.Image`` whose upload step reports an unreadable file as a ``gr.Error`` (a clear message in the UI)
+    instead of a generic failure.
 
-    is_template = True  # rendered by the frontend as a plain Image
+    The wrapper is set on the instance: a ``gr.Image`` subclass would make Gradio write a ``.pyi`` stub
+    next to this module at import time.
+    """
+    component = gr.Image(**kwargs)
+    preprocess = component.preprocess
 
-    def preprocess(self, payload):
+    def safe_preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return preprocess(payload)
         except gr.Error:
             raise
         except Exception as err:
             raise gr.Error(f"Could not read the uploaded file as an image ({type(err).__name__}). "
                            "Upload a PNG, JPEG, WebP, BMP, TIFF or GIF file.", print_exception=False) from None
+
+    component.preprocess = safe_preprocess
+    return component
 
 
 def models_note(list_models: Callable[[], list[str]] = models.model_choices) -> str:
@@ -113,8 +121,9 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         with gr.Tab("Upscale", id="upscale"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
-                    up_in = UploadImage(label="Input image (drop, paste or upload)", type="filepath", image_mode=None,
-                                        sources=["upload", "clipboard"], height=300, elem_id="upscale-input")
+                    up_in = upload_image(label="Input image (drop, paste or upload)", type="filepath",
+                                         image_mode=None, sources=["upload", "clipboard"], height=300,
+                                         elem_id="upscale-input")
                     up_model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True,
                                            elem_id="upscale-model")
                     up_btn = gr.Button("Upscale ×4", variant="primary", elem_id="upscale-button")
@@ -136,8 +145,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                         "(PSNR/SSIM on the Y channel, border = scale). Classifiers A and B give cat/dog "
                         "probabilities when their weights exist.")
             with gr.Row():
-                cmp_in = UploadImage(label="Ground truth (HR)", type="filepath", image_mode=None,
-                                     sources=["upload", "clipboard"], height=240, elem_id="compare-input")
+                cmp_in = upload_image(label="Ground truth (HR)", type="filepath", image_mode=None,
+                                      sources=["upload", "clipboard"], height=240, elem_id="compare-input")
                 with gr.Column():
                     cmp_model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True,
                                             elem_id="compare-model")

@@ -200,8 +200,7 @@ def test_upload_component_turns_unreadable_uploads_into_gr_error(tmp_path):
 
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
-    component = ui.UploadImage(type="filepath", image_mode=None)
-    assert component.get_block_name() == "image"
+    component = ui.upload_image(type="filepath", image_mode=None)
     with pytest.raises(gr.Error, match="Could not read the uploaded file"):
         component.preprocess(ImageData(path=str(bad), orig_name="notes.png"))
 

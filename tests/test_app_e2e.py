@@ -126,7 +126,8 @@ def test_compare_standard(client):
         label = "classifier " + name[-1].upper()
         if entry["available"]:
             for key in ("hr", "bicubic", "sr"):
-                assert 0 <= entry[key]["cat"] <= 1 and entry[key]["cat"] + entry[key]["dog"] == pytest.approx(1, abs=1e-3)
+                p_cat, p_dog = entry[key]["cat"], entry[key]["dog"]
+                assert 0 <= p_cat <= 1 and p_cat + p_dog == pytest.approx(1, abs=1e-3)
         else:
             assert entry["message"].startswith(f"{label}: not available")
 
