@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
@@ -38,12 +39,30 @@ def _load(name: str, device: str, scale: int | None):
     return model
 
 
-def _output_path(src: Path, inputs: list[str], output: Path, single_file: bool, model: str) -> Path:
+def _model_label(model, name: str) -> str:
+    """A file-name-safe label for output names: the model name, or for a checkpoint path its config's name."""
+    label = str(model.config.get("name") or Path(name).stem) if Path(name).exists() else name
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def _output_path(src: Path, inputs: list[str], output: Path, single_file: bool, label: str, scale: int,
+                 with_suffix: bool = False) -> Path:
     if single_file:
         return output
     root = next((Path(i) for i in inputs if Path(i).is_dir() and Path(i) in src.parents), None)
     rel = src.relative_to(root) if root else Path(src.name)
-    return output / rel.parent / f"{rel.stem}_{model}_x{{scale}}.png"
+    stem = f"{rel.stem}_{rel.suffix[1:]}" if with_suffix and rel.suffix else rel.stem
+    return output / rel.parent / f"{stem}_{label}_x{scale}.png"
+
+
+def _output_paths(inputs: list[Path], args_inputs: list[str], output: Path, single_file: bool, label: str,
+                  scale: int) -> list[Path]:
+    """One output per input: ``<name>_<model>_x<scale>.png``, or ``<name>_<ext>_<model>_x<scale>.png`` for
+    inputs that would otherwise share an output (``photo.jpg`` and ``photo.png`` in one folder)."""
+    dsts = [_output_path(src, args_inputs, output, single_file, label, scale) for src in inputs]
+    shared = {d for d, n in Counter(dsts).items() if n > 1}
+    return [_output_path(src, args_inputs, output, single_file, label, scale, with_suffix=True) if d in shared else d
+            for src, d in zip(inputs, dsts)]
 
 
 def cmd_upscale(args) -> int:
@@ -55,16 +74,21 @@ def cmd_upscale(args) -> int:
     scale = model.config["scale"]
     inputs = list_images(args.inputs)
     if not inputs:
-        raise CLIError("no input images found")
+        raise CLIError(f"no input images found in {', '.join(map(str, args.inputs))}")
     output = Path(args.output)
     single_file = len(inputs) == 1 and Path(args.inputs[0]).is_file() and output.suffix != ""
     limit = args.max_pixels if args.max_pixels is not None else max_pixels()
     failures: list[str] = []
     written = 0
+    label = _model_label(model, args.model)
+    dsts = _output_paths(inputs, args.inputs, output, single_file, label, scale)
+    sources: dict[Path, Path] = {}  # output -> the input it was made from in this run
     bar = _progress(args.progress and len(inputs) > 1, total=len(inputs), unit="img")
-    for src in inputs:
-        dst = Path(str(_output_path(src, args.inputs, output, single_file, args.model)).format(scale=scale))
+    for src, dst in zip(inputs, dsts):
         try:
+            if dst in sources:  # e.g. a/x.png and b/x.png given as files: never overwrite this run's own output
+                raise FileExistsError(f"{src}: same output {dst} as {sources[dst]} (rename one of them)")
+            sources[dst] = src
             if dst.exists() and not args.overwrite:
                 raise FileExistsError(f"{dst}: exists (pass --overwrite to replace it)")
             img = open_image(src, max_pixels=limit)
@@ -79,9 +103,12 @@ def cmd_upscale(args) -> int:
             tiles.close()
             save_image(out, dst, overwrite=args.overwrite)
             written += 1
-        except (ImageLoadError, FileExistsError, ValueError) as err:
+        except (ImageLoadError, ValueError) as err:
             failures.append(str(err))
             bar.write(f"error: {err}")
+        except OSError as err:  # output not writable (exists, read-only, disk full, a file in the way, ...)
+            failures.append(f"{src}: {err}" if str(src) not in str(err) else str(err))
+            bar.write(f"error: {failures[-1]}")
         except MemoryError:
             failures.append(f"{src}: out of memory (try a smaller --tile)")
             bar.write(f"error: {failures[-1]}")

@@ -126,11 +126,77 @@ def bicubic():
 
 # --- command line -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def run_cli():
-    """``run_cli(*args, timeout=120) -> CompletedProcess``: ``python -m sr_core ...`` in the repository root."""
-    def run(*args, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+class CLIProcess:
+    """``python -m sr_core ...`` started in the repository root; ``result()`` waits for it.
+
+    Starting several before waiting on any lets independent CLI runs overlap: each run spends most of its
+    time importing torch, which on a busy 2-core machine takes far longer in wall time than in CPU time.
+    """
+
+    def __init__(self, *args, env: dict | None = None, timeout: float = 300):
+        self.args = [sys.executable, "-m", "sr_core", *map(str, args)]
+        self.timeout = timeout
         full_env = {"OMP_NUM_THREADS": TEST_THREADS, **os.environ, **(env or {}), "PYTHONIOENCODING": "utf-8"}
-        return subprocess.run([sys.executable, "-m", "sr_core", *map(str, args)], cwd=REPO_ROOT, env=full_env,
-                              capture_output=True, text=True, timeout=timeout)
+        self.proc = subprocess.Popen(self.args, cwd=REPO_ROOT, env=full_env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, encoding="utf-8")
+        self._result: subprocess.CompletedProcess | None = None
+
+    def result(self) -> subprocess.CompletedProcess:
+        if self._result is None:
+            try:
+                out, err = self.proc.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out, err = self.proc.communicate()
+                raise AssertionError(f"{' '.join(self.args)} timed out\n{out}\n{err}") from None
+            self._result = subprocess.CompletedProcess(self.args, self.proc.returncode, out, err)
+        return self._result
+
+
+@pytest.fixture(scope="session")
+def start_cli():
+    """``start_cli(*args, env=None) -> CLIProcess``: start ``python -m sr_core ...`` without waiting."""
+    started: list[CLIProcess] = []
+
+    def start(*args, env: dict | None = None, timeout: float = 300) -> CLIProcess:
+        started.append(CLIProcess(*args, env=env, timeout=timeout))
+        return started[-1]
+
+    yield start
+    for p in started:  # only the processes this fixture started
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def run_cli(start_cli):
+    """``run_cli(*args, env=None) -> CompletedProcess``: run ``python -m sr_core ...`` in the repository root."""
+    def run(*args, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+        return start_cli(*args, env=env, timeout=timeout).result()
+    return run
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args) -> CompletedProcess``: ``sr_core.cli.main(args)`` in this process (no torch import to wait
+    for). An exception escaping ``main`` is reported like the interpreter would: a traceback on stderr, exit 1."""
+    import contextlib
+    import io
+    import traceback
+
+    from sr_core.cli import main
+
+    def run(*args) -> subprocess.CompletedProcess:
+        argv = list(map(str, args))
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.chdir(REPO_ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse errors
+                code = exc.code if isinstance(exc.code, int) else 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+        return subprocess.CompletedProcess(["python", "-m", "sr_core", *argv], code, out.getvalue(), err.getvalue())
     return run
