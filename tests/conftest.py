@@ -178,9 +178,10 @@ def run_cli(start_cli):
 
 
 @pytest.fixture(scope="session")
-def cli():
+def cli(run_cli):
     """``cli(*args) -> CompletedProcess``: ``sr_core.cli.main(args)`` in this process (no torch import to wait
-    for). An exception escaping ``main`` is reported like the interpreter would: a traceback on stderr, exit 1."""
+    for). An exception escaping ``main`` is reported like the interpreter would: a traceback on stderr, exit 1.
+    With ``SR_TEST_SUBPROCESS=1`` it runs ``python -m sr_core`` instead."""
     import contextlib
     import io
     import traceback
@@ -188,6 +189,8 @@ def cli():
     from sr_core.cli import main
 
     def run(*args) -> subprocess.CompletedProcess:
+        if os.environ.get("SR_TEST_SUBPROCESS") == "1":
+            return run_cli(*args)
         argv = list(map(str, args))
         out, err = io.StringIO(), io.StringIO()
         with contextlib.chdir(REPO_ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
