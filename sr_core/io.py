@@ -105,9 +105,11 @@ def split_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """Separate an image into its colour part (RGB, L or 16-bit grey) and its alpha (or None)."""
     if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    elif img.mode == "PA":
+    elif img.mode in ("PA", "RGBa"):  # RGBa, La: premultiplied alpha (channel "a"); un-premultiply first
         img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "RGBa", "La"):
+    elif img.mode == "La":
+        img = img.convert("LA")
+    if img.mode in ("RGBA", "LA"):
         alpha = img.getchannel("A")
         return img.convert("RGB" if img.mode.startswith("RGB") else "L"), alpha
     if img.mode in ("RGB", "L") or img.mode in HIGH_BIT_MODES:

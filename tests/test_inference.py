@@ -227,3 +227,20 @@ def test_upscale_max_pixels(bicubic, make_rgb):
     with pytest.raises(ImageLoadError, match="limit"):
         upscale(bicubic, make_rgb(20, 20), max_pixels=399)
     assert upscale(bicubic, make_rgb(20, 20), max_pixels=400).size == (80, 80)
+
+
+@pytest.mark.parametrize("mode,expected", [("RGBa", "RGBA"), ("La", "LA"), ("PA", "RGBA"), ("LAB", "RGB"),
+                                           ("HSV", "RGB"), ("YCbCr", "RGB"), ("RGBX", "RGB"), ("1", "RGB"),
+                                           ("CMYK", "RGB"), ("I", "I;16"), ("F", "I;16"), ("I;16B", "I;16")])
+def test_every_pillow_mode_is_upscaled(bicubic, mode, expected):
+    """Modes straight from Pillow (premultiplied alpha included) come out as RGB(A), L(A) or 16-bit grey."""
+    img = Image.new(mode, (3, 2))
+    out = upscale(bicubic, img)
+    assert out.mode == expected and out.size == (12, 8)
+
+
+def test_premultiplied_alpha_is_unpremultiplied(bicubic):
+    img = Image.new("RGBA", (2, 2), (200, 100, 50, 128)).convert("RGBa")
+    out = upscale(bicubic, img)
+    r, g, b, a = out.getpixel((3, 3))
+    assert abs(a - 128) <= 1 and abs(r - 200) <= 2 and abs(g - 100) <= 2 and abs(b - 50) <= 2
