@@ -37,7 +37,12 @@ class ImageLoadError(ValueError):
 
 
 def _name(source) -> str:
+    if isinstance(source, Image.Image):
+        return str(getattr(source, "filename", "") or "<image>")
     return str(source) if isinstance(source, (str, Path)) else "<image data>"
+
+
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError)
 
 
 def check_pixels(width: int, height: int, limit: int | None, name: str = "image") -> None:
@@ -61,7 +66,17 @@ def open_image(source: str | Path | bytes | Image.Image, max_pixels: int | None 
     name = _name(source)
     if isinstance(source, Image.Image):
         check_pixels(*source.size, max_pixels, name)
-        return ImageOps.exif_transpose(source)
+        try:
+            source.load()  # an image opened lazily from a truncated file fails here, not in the network
+        except _DECODE_ERRORS as err:
+            raise ImageLoadError(f"{name}: cannot be decoded, truncated or corrupt ({err})") from None
+        if source.width < 1 or source.height < 1:
+            raise ImageLoadError(f"{name}: image has no pixels")
+        try:
+            return ImageOps.exif_transpose(source)
+        except Exception as err:  # a broken EXIF block must not stop the upscale
+            log.warning("%s: ignoring unreadable EXIF orientation (%s)", name, err)
+            return source
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
@@ -90,7 +105,7 @@ def open_image(source: str | Path | bytes | Image.Image, max_pixels: int | None 
         raise ImageLoadError(f"{name}: not an image format this tool can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageLoadError(f"{name}: refused as a possible decompression bomb ({err})") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as err:
+    except _DECODE_ERRORS as err:
         raise ImageLoadError(f"{name}: cannot be decoded, truncated or corrupt ({err})") from None
     try:
         img = ImageOps.exif_transpose(img)

@@ -244,6 +244,25 @@ def test_directory_passed_as_a_file(tmp_path, bicubic):
         open_image(tmp_path / "missing.png")
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_lazily_opened_broken_image_is_an_image_load_error(tmp_path, bicubic, fmt):
+    """A PIL image opened (lazily) from a file cut after its header: the error comes from open_image, named."""
+    data = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(data, fmt)
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(data.getvalue()[: len(data.getvalue()) * 3 // 4])
+    with Image.open(path) as img:  # the header is intact: opening works, decoding does not
+        assert img.size == (80, 60)
+        with pytest.raises(ImageLoadError, match="truncated") as info:
+            upscale(bicubic, img)
+    assert str(path) in str(info.value)
+
+
+def test_empty_pil_image_is_refused(bicubic):
+    with pytest.raises(ImageLoadError, match="no pixels"):
+        upscale(bicubic, Image.new("RGB", (0, 3)))
+
+
 def test_decompression_bomb_refused_before_decoding(bad_inputs, monkeypatch):
     """Both bombs are refused from their header alone: no pixel is decoded, and it is quick."""
     folder, _ = bad_inputs
