@@ -177,6 +177,20 @@ def list_images(inputs: list[str | Path] | str | Path) -> list[Path]:
     return out
 
 
+def _savable(img: Image.Image, fmt: str) -> Image.Image:
+    """``img`` in a mode ``fmt`` can store: 16-bit grey only in PNG and TIFF (elsewhere it is scaled to
+    8 bits, not clipped to white); no alpha in JPEG; no grey+alpha in BMP."""
+    if img.mode in HIGH_BIT_MODES and fmt not in ("PNG", "TIFF"):
+        arr = np.asarray(img, dtype=np.float64)
+        arr = arr * 255 if img.mode == "F" else arr / 257
+        img = Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8), "L")
+    if fmt == "JPEG" and img.mode not in ("RGB", "L", "CMYK"):
+        img = img.convert("L" if img.mode in ("LA", "La") else "RGB")
+    elif fmt == "BMP" and img.mode in ("LA", "La", "PA"):
+        img = img.convert("RGBA")
+    return img
+
+
 def save_image(img: Image.Image, path: str | Path, overwrite: bool = True) -> Path:
     """Write ``img`` atomically (temp file in the same folder, then rename); the format follows the suffix."""
     path = Path(path)
@@ -186,8 +200,7 @@ def save_image(img: Image.Image, path: str | Path, overwrite: bool = True) -> Pa
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: unknown image file extension {path.suffix!r}")
-    if fmt == "JPEG" and img.mode not in ("RGB", "L", "CMYK"):
-        img = img.convert("RGB")
+    img = _savable(img, fmt)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -294,6 +294,40 @@ def test_max_pixels_setting(monkeypatch, make_rgb):
     assert open_image(data, max_pixels=None).size == (30, 20)
 
 
+# --- outputs ------------------------------------------------------------------------------------
+
+def _as_8bit_grey_or_rgb(img: Image.Image) -> np.ndarray:
+    if img.mode in ("I;16", "I"):
+        return np.round(np.asarray(img, dtype=np.float64) / 257)
+    return np.asarray(img.convert("RGB" if img.mode in ("RGB", "RGBA", "P", "CMYK") else "L"), dtype=np.float64)
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "webp", "bmp", "gif", "tiff"])
+@pytest.mark.parametrize("mode", ["I;16", "LA", "RGBA", "L", "RGB"])
+def test_every_output_mode_saves_in_every_format(tmp_path, mode, ext):
+    """What ``upscale`` returns can be written with any extension, without clipping 16-bit grey to white."""
+    from sr_core.io import save_image
+
+    ramp = np.linspace(0, 1, 16 * 12).reshape(12, 16)
+    if mode == "I;16":
+        img = Image.fromarray(np.round(ramp * 65535).astype(np.uint16))
+    else:
+        img = Image.fromarray(np.round(ramp * 255).astype(np.uint8), "L").convert(mode)
+    path = save_image(img, tmp_path / f"out.{ext}")
+    with Image.open(path) as saved:
+        saved.load()
+        got = _as_8bit_grey_or_rgb(saved)
+    if got.ndim == 3:
+        got = got.mean(axis=2)
+    expected = np.round(ramp * 255)
+    if ext == "gif":  # palette: colours are quantised
+        assert np.abs(got - expected).mean() < 8
+    else:
+        assert np.abs(got - expected).mean() < 2, (mode, ext, got.mean(), expected.mean())
+    if mode == "I;16" and ext in ("png", "tiff"):
+        assert saved.mode == "I;16"  # 16 bits kept where the format can hold them
+
+
 # --- the CLI ------------------------------------------------------------------------------------
 
 def _hashes(folder: Path) -> dict[str, str]:
