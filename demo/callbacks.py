@@ -373,7 +373,7 @@ def readout_markdown(readouts: dict | None) -> tuple[str, str, str, str]:
     if not readouts:
         return "", "", "", ""
     (lw, lh), (hw, hh) = readouts["lr_size"], readouts["hr_size"]
-    texts = {"lr": f"LR {lw}×{lh} px, shown enlarged ×{readouts['scale']} (nearest neighbour)",
+    texts = {"lr": f"LR {lw}×{lh} px (shown ×{readouts['scale']}, nearest neighbour)",
              "hr": f"HR (ground truth) {hw}×{hh} px"}
     for key in ("bicubic", "sr"):
         m = readouts["metrics"][key]

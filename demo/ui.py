@@ -26,12 +26,15 @@ EXAMPLES = [  # (file, compare preset, label)
     ("dog_4014.jpg", "catdog32", "dog"),
 ]
 PRESET_CHOICES = [("standard: bicubic ×4 down", "standard"), ("cat/dog 32×32 (HR resized to 128×128)", "catdog32")]
-VIEWERS = [("lr", "LR (nearest neighbour)"), ("bicubic", "Bicubic"), ("sr", "SR model"),
-           ("hr", "HR (ground truth)")]
+VIEWERS = [("lr", "LR (nearest)"), ("bicubic", "Bicubic"), ("sr", "SR model"), ("hr", "HR (truth)")]  # short:
+# a label longer than the space left of the image's buttons pushes the image down
 
-# Small images are shown enlarged; keep their pixels sharp instead of letting the browser blur them.
+# Compare viewers and zoom crops fill their column (small images are enlarged), with sharp pixels
+# instead of the browser's blur.
 CSS = """
 .pixelated img { image-rendering: pixelated; }
+.pixelated:not(.fullscreen) .image-container > button, .pixelated:not(.fullscreen) .image-frame { width: 100%; }
+.pixelated:not(.fullscreen) .image-frame img { width: 100%; height: auto; object-fit: contain; }
 #compare-row .readout { min-height: 4.5em; font-size: 0.9em; }
 """
 # Gradio 6 takes css/theme in launch(), so app.py passes these on.
@@ -157,21 +160,22 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                                 label="Examples", example_labels=[label for _, _, label in examples],
                                 cache_examples=False, api_visibility="private")
             viewers, readouts_md = [], []
-            with gr.Row(equal_height=True, elem_id="compare-row"):
+            with gr.Row(elem_id="compare-row"):
                 for key, label in VIEWERS:
-                    with gr.Column(min_width=180):
+                    with gr.Column(min_width=150):  # four across down to ~700 px wide, then two
                         viewers.append(gr.Image(label=label, type="pil", format="png", interactive=False,
-                                                buttons=["fullscreen", "download"], elem_classes=["pixelated"],
-                                                elem_id=f"compare-{key}"))
+                                                buttons=["fullscreen", "download"], min_width=140,
+                                                elem_classes=["pixelated"], elem_id=f"compare-{key}"))
                         readouts_md.append(gr.Markdown(elem_id=f"compare-{key}-readout", elem_classes=["readout"]))
             with gr.Accordion("Zoom: click a point on any image above, or use the sliders", open=True):
                 with gr.Row():
                     zoom_x = gr.Slider(0, 100, value=50, step=0.5, label="Centre x (%)")
                     zoom_y = gr.Slider(0, 100, value=50, step=0.5, label="Centre y (%)")
                     zoom_f = gr.Radio([2, 4, 8], value=4, label="Zoom")
-                with gr.Row(equal_height=True):
-                    crops = [gr.Image(label=f"{label}: zoom", type="pil", format="png", interactive=False,
-                                      buttons=["fullscreen"], elem_classes=["pixelated"], elem_id=f"zoom-{key}")
+                with gr.Row():
+                    crops = [gr.Image(label=f"{label.split(' (')[0]} zoom", type="pil", format="png", interactive=False,
+                                      buttons=["fullscreen"], min_width=140, elem_classes=["pixelated"],
+                                      elem_id=f"zoom-{key}")
                              for key, label in VIEWERS]
             with gr.Accordion("Readouts (JSON, as the /compare API returns them)", open=False):
                 cmp_json = gr.JSON(label="Readouts", elem_id="compare-json")
