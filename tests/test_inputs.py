@@ -349,10 +349,10 @@ def _error_lines(result, path: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def cli_runs(tmp_path_factory, start_cli, cli):
-    """Every CLI scenario of this module. The main one runs as ``python -m sr_core``; the others call the
-    CLI's ``main`` in this process, which on a busy machine saves the ~25 s that importing torch in a new
-    interpreter takes there."""
+def cli_runs(tmp_path_factory, cli):
+    """Every CLI scenario of this module, through the CLI's ``main`` in this process (``SR_TEST_SUBPROCESS=1``:
+    as ``python -m sr_core``; test_cli.py always runs one that way). On a busy machine this saves the ~25 s
+    a new interpreter spends importing torch."""
     root = tmp_path_factory.mktemp("cli")
     runs = {}
 
@@ -363,8 +363,8 @@ def cli_runs(tmp_path_factory, start_cli, cli):
     (inputs / "sub folder").mkdir()
     Image.fromarray(smooth_rgb(11, 7)).save(inputs / "sub folder" / "nested.png")
     runs["mixed"] = dict(inputs=inputs, good=good, bad=bad, out=root / "mixed out", before=_hashes(inputs),
-                         proc=start_cli("upscale", inputs, "-o", root / "mixed out", "--model", "bicubic",
-                                        "--max-pixels", "2000", "--no-progress"))
+                         result=cli("upscale", inputs, "-o", root / "mixed out", "--model", "bicubic",
+                                    "--max-pixels", "2000", "--no-progress"))
 
     # a directory where a file is expected
     folder = root / "photo.png"
@@ -393,7 +393,7 @@ def cli_runs(tmp_path_factory, start_cli, cli):
 def test_cli_folder_with_good_and_bad_files(cli_runs, cli, bicubic):
     run = cli_runs["mixed"]
     inputs, good, bad, out = run["inputs"], run["good"], run["bad"], run["out"]
-    result = run["proc"].result()
+    result = run["result"]
     text = result.stdout + result.stderr
     assert result.returncode == 1, text
     assert "Traceback" not in text, text
