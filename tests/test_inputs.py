@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from conftest import smooth_rgb
-from sr_core import ImageLoadError, load_model, open_image, upscale
+from sr_core import ImageLoadError, open_image, upscale
 
 # --- good inputs --------------------------------------------------------------------------------
 
@@ -31,10 +31,6 @@ class Good:
     tolerance: float         # max abs difference allowed for the decoded pixels (lossy formats > 0)
 
 
-def _save(img: Image.Image, path: Path, **kwargs) -> None:
-    img.save(path, **kwargs)
-
-
 def make_good_inputs(folder: Path) -> dict[str, Good]:
     """Write one file per kind of input into ``folder``; return what each must decode to."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,7 +39,7 @@ def make_good_inputs(folder: Path) -> dict[str, Good]:
     cases: dict[str, Good] = {}
 
     def add(name, img_to_save, out_mode, reference, tolerance=0.0, **save_kwargs):
-        _save(img_to_save, folder / name, **save_kwargs)
+        img_to_save.save(folder / name, **save_kwargs)
         ref = np.asarray(reference)
         cases[name] = Good(name, out_mode, (ref.shape[1], ref.shape[0]), ref, tolerance)
 
