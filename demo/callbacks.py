@@ -72,6 +72,15 @@ def _error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+def too_many_pixels(size: tuple[int, int] | None, limit: int | None = None) -> gr.Error:
+    """The error for an image over the limit (``size`` None: so large that Pillow refused to open it)."""
+    limit = max_pixels() if limit is None else limit
+    what = (f"The image is {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels" if size
+            else "The image has more pixels than Pillow will open (a possible decompression bomb)")
+    return _error(f"{what}; this app accepts at most {limit:,} pixels ({limit / 1e6:g} megapixels). "
+                  "Crop or shrink it first (the server's limit is set by SR_APP_MAX_PIXELS).")
+
+
 def _peek_size(path: Path) -> tuple[int, int] | None:
     """Width and height from the file header (no pixels decoded), or None if Pillow cannot tell."""
     try:
@@ -79,16 +88,15 @@ def _peek_size(path: Path) -> tuple[int, int] | None:
             warnings.simplefilter("ignore")
             with Image.open(path) as im:
                 return im.size
+    except Image.DecompressionBombError:
+        raise too_many_pixels(None) from None
     except Exception:  # open_image gives the reason below
         return None
 
 
 def check_pixels(width: int, height: int, limit: int | None = None) -> None:
-    limit = max_pixels() if limit is None else limit
-    if width * height > limit:
-        raise _error(f"The image is {width}x{height} = {width * height:,} pixels; this app accepts at most "
-                     f"{limit:,} pixels ({limit / 1e6:g} megapixels). Crop or shrink it first "
-                     f"(the server's limit is set by SR_APP_MAX_PIXELS).")
+    if width * height > (max_pixels() if limit is None else limit):
+        raise too_many_pixels((width, height), limit)
 
 
 def load_image(image: ImageInput, limit: int | None = None) -> Image.Image:

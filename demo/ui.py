@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import gradio as gr
+from PIL import Image
 
 from . import callbacks, models
 
@@ -56,6 +57,8 @@ def upload_image(**kwargs) -> gr.Image:
             return preprocess(payload)
         except gr.Error:
             raise
+        except Image.DecompressionBombError:
+            raise callbacks.too_many_pixels(None) from None
         except Exception as err:
             raise gr.Error(f"Could not read the uploaded file as an image ({type(err).__name__}). "
                            "Upload a PNG, JPEG, WebP, BMP, TIFF or GIF file.", print_exception=False) from None

@@ -163,6 +163,32 @@ def test_too_many_pixels_names_the_limit(monkeypatch, tmp_path):
         assert "20x20 = 400 pixels" in error_message(excinfo) and "at most 300 pixels" in error_message(excinfo)
 
 
+def huge_png(path: Path, width: int = 20_000, height: int = 10_000) -> Path:
+    """A PNG whose header claims width x height pixels (no pixel data): Pillow refuses it on open."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_decompression_bomb_is_refused_as_too_many_pixels(tmp_path):
+    from gradio.data_classes import ImageData
+
+    bomb = huge_png(tmp_path / "bomb.png")
+    with pytest.raises(gr.Error) as excinfo:
+        callbacks.upscale_image(str(bomb), "bicubic")
+    assert "more pixels than Pillow will open" in error_message(excinfo)
+    assert f"at most {callbacks.max_pixels():,} pixels" in error_message(excinfo)
+    component = ui.upload_image(type="filepath", image_mode=None)
+    with pytest.raises(gr.Error, match="at most"):
+        component.preprocess(ImageData(path=str(bomb), orig_name="bomb.png"))
+
+
 def test_default_limit_never_exceeds_sr_core(monkeypatch):
     assert callbacks.max_pixels() == min(callbacks.DEFAULT_MAX_PIXELS, sr_core.config.max_pixels())
     monkeypatch.setenv("SR_MAX_PIXELS", "5000")
