@@ -306,7 +306,7 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))  # p inside despite rounding
 
 
 def mcnemar_p(correct_a: torch.Tensor, correct_b: torch.Tensor) -> float:

@@ -137,7 +137,11 @@ def load_sr_model(name_or_path: str):
     """``sr_core.load_model`` with a clear one-line error when the weights are missing."""
     from sr_core import load_model
 
-    model = load_model(name_or_path)
+    try:
+        model = load_model(name_or_path)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"SR model {name_or_path!r} not found ({err}); give another SR model name or "
+                                f"checkpoint path, e.g. bicubic or runs/<run>/weights") from None
     if model.config.get("scale") != 4:
         raise ValueError(f"SR model {name_or_path!r} upscales {model.config.get('scale')}x; the study needs 4x")
     return model

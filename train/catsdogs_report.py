@@ -98,7 +98,8 @@ def plot_metrics(results: dict, path: Path) -> None:
         ax.set_xticks(range(len(INPUTS)), [INPUT_TITLES[i] for i in INPUTS], fontsize=8)
         ax.set_title(title)
         if key != "loss":
-            ax.set_ylim(0.4 if key != "roc_auc" else 0.5, 1.02)
+            low = min(results[clf][inp][key] for clf in clfs for inp in INPUTS)
+            ax.set_ylim(max(0.0, min(0.5, low - 0.1)), 1.02)
     axes[0].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -301,7 +302,10 @@ def main(argv: list[str] | None = None) -> dict:
         for k, v in dict(limit=3, examples=4, cache=False).items():
             if k not in given:
                 setattr(cfg, k, v)
-    report = run(cfg)
+    try:
+        report = run(cfg)
+    except FileNotFoundError as err:
+        raise SystemExit(f"error: {err}") from None
     for clf, per in report["results"].items():
         print(f"classifier {clf}: " + ", ".join(f"{inp} acc {per[inp]['accuracy']:.4f}" for inp in INPUTS))
     for label, msg in report["missing"].items():

@@ -190,7 +190,8 @@ def run(cfg: RealismConfig) -> dict:
              "|---|---|---|---|---|---|"]
     for name, r in results.items():
         if "skipped" in r:
-            lines.append(f"| {name} | skipped: {r['skipped']} | | | | |")
+            why = "no weights" if "not found" in r["skipped"] else r["skipped"]
+            lines.append(f"| {name} | skipped ({why}) | | | | |")
         else:
             lines.append(f"| {name} | {r['accuracy']:.3f} | {r['accuracy_ci95'][0]:.3f}-{r['accuracy_ci95'][1]:.3f} "
                          f"| {r['roc_auc']:.3f} | {r['real_called_real']:.3f} | {r['generated_called_real']:.3f} |")
