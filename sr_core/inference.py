@@ -17,6 +17,7 @@ from PIL import Image
 from torch import nn
 
 from .io import ImageLoadError, open_image, split_alpha, to_image, to_tensor
+from .optimize import cached_prepare
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +52,41 @@ def available_memory(device: torch.device) -> int:
 
 
 def bytes_per_input_pixel(model: nn.Module) -> int:
-    """Rough peak activation memory of a forward pass, per input pixel (float32)."""
+    """Peak memory of one forward pass (float32) per input pixel, including the clamped CPU copy of the output.
+
+    Checked against the measured peak increase of a tile's forward pass by
+    ``python -m benchmarks.memory forward`` (2 threads, 192 px tiles): srresnet
+    9.9 KB measured / 11.0 KB estimated, swift-srgan 10.2 / 11.0, srcnn 8.4 / 9.0.
+    The peak is the last sub-pixel stage: two 4F-channel maps at (s/2)^2 the
+    input pixels (convolution output and activation), i.e. 2.25 s^2 F floats
+    with the rest of the trunk; SRCNN holds two F-channel maps at full output size.
+    """
+    from .nets import SRCNN, SRResNet
+    from .resize import Interpolation
+
     scale = model_scale(model)
-    features = getattr(model, "hparams", {}).get("num_features", 16)
-    # a few trunk-sized tensors at LR, the upsampling stages at up to scale^2 the pixels
-    return 4 * features * (8 + 3 * scale * scale)
+    features = getattr(model, "hparams", {}).get("num_features", 64)
+    outputs = 4 * 3 * scale * scale * 4  # output, bicubic skip, their sum, the clamped copy
+    if isinstance(model, SRResNet):
+        return int(4 * features * (2.25 * scale * scale + 4)) + outputs
+    if isinstance(model, SRCNN):
+        return 4 * scale * scale * (2 * features + 12)
+    if isinstance(model, Interpolation):
+        return 4 * 3 * scale * scale * 6
+    # anything else (e.g. a peer network working at output resolution): a generous guess
+    return 4 * features * (8 + 6 * scale * scale)
 
 
-def auto_tile_size(model: nn.Module, device: torch.device | None = None, budget: int | None = None) -> int:
-    """Largest square tile (input pixels per side) whose forward pass fits in a quarter of free memory, capped at 1 GiB."""
+def auto_tile_size(model: nn.Module, device: torch.device | None = None, budget: int | None = None,
+                   batch_size: int = 1) -> int:
+    """Largest square tile (input pixels per side) whose forward pass fits in a quarter of free memory, capped at 1 GiB.
+
+    With ``batch_size`` tiles per forward pass, each gets that share of the budget.
+    """
     device = device or model_device(model)
     if budget is None:
         budget = min(available_memory(device) // 4, 2 ** 30)
-    side = int(math.sqrt(budget / bytes_per_input_pixel(model)))
+    side = int(math.sqrt(budget / max(1, batch_size) / bytes_per_input_pixel(model)))
     return max(64, min(side // 8 * 8, 1024))
 
 
@@ -88,54 +111,141 @@ def _ramp(length: int, ramp: int, fade_in: bool, fade_out: bool) -> torch.Tensor
     return w
 
 
-@torch.inference_mode()
-def upscale_tensor(model: nn.Module, x: torch.Tensor, tile: int | None = None, tile_overlap: int = DEFAULT_OVERLAP,
-                   progress: ProgressFn | None = None) -> torch.Tensor:
-    """Upscale a (1, C, H, W) [0, 1] tensor, tiling when ``tile`` (input pixels per side) is smaller than the image.
+class _Runner:
+    """Runs batches of tiles through the (optimised) network; float32 fallback for non-finite low-precision output."""
 
-    ``tile=None`` picks the tile from available memory; ``tile=0`` disables tiling.
-    Returns a CPU float32 tensor clamped to [0, 1].
+    def __init__(self, model: nn.Module, optimize: bool, compile: bool, dtype: torch.dtype | str | None):
+        self.device = model_device(model)
+        if model.training:  # BatchNorm on batch statistics: run the network exactly as it is
+            optimize, dtype = False, None
+        if dtype == "auto":
+            dtype = torch.float16 if self.device.type == "cuda" else None
+        if dtype == torch.float32:
+            dtype = None
+        self.dtype = dtype
+        plain = dict(fuse=False, tail=False, channels_last=False)  # optimize=False: the network as is (cast copy)
+        self.model = cached_prepare(model, compile=compile) if optimize else model
+        self.low = None if dtype is None else cached_prepare(model, compile=compile, dtype=dtype,
+                                                             **({} if optimize else plain))
+        self.channels_last = bool(getattr(self.model, "inference_channels_last", False))
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) on any device -> (B, C, s*h, s*w) CPU float32 clamped to [0, 1]."""
+        batch = batch.to(self.device)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        if self.low is not None:
+            out = self.low(batch.to(self.dtype)).float()
+            bad = ~torch.isfinite(out).flatten(1).all(1)  # float16 overflow: redo those tiles in float32
+            if bad.any():
+                log.info("%d tile(s) overflowed in %s; recomputed in float32", int(bad.sum()), self.dtype)
+                out[bad] = self.model(batch[bad]).float()
+        else:
+            out = self.model(batch).float()
+        return out.clamp_(0, 1).cpu()
+
+
+def _bands(run: _Runner, x: torch.Tensor, scale: int, tile: int, tile_overlap: int, batch_size: int,
+           progress: ProgressFn | None):
+    """Yield ``(row, band)``: finished output rows ``row .. row + band.shape[2]`` as (1, C, rows, s*W) float32.
+
+    Tiles go through the network ``batch_size`` at a time (they all have the
+    same size); each one is weighted by its blending window and added to an
+    accumulator that spans only the output rows some unfinished tile still
+    touches. As soon as a row of tiles is done, the rows above the next one
+    are normalised and handed out, so memory holds one band, never the
+    whole float output.
     """
+    _, c, h, w = x.shape
+    ys, xs = _starts(h, tile, tile_overlap), _starts(w, tile, tile_overlap)
+    th, tw = min(tile, h), min(tile, w)
+    ramp = tile_overlap * scale
+    win_y = {y0: _ramp(th * scale, ramp, y0 > 0, y0 + th < h) for y0 in ys}
+    win_x = {x0: _ramp(tw * scale, ramp, x0 > 0, x0 + tw < w) for x0 in xs}
+    tiles = [(y0, x0) for y0 in ys for x0 in xs]
+    left = {y0: len(xs) for y0 in ys}  # tiles still to do in each row of tiles
+    lo = 0                             # first output row held by the accumulator
+    acc = torch.zeros(1, c, 0, w * scale)
+    weight = torch.zeros(1, 1, 0, w * scale)
+    for i in range(0, len(tiles), batch_size):
+        chunk = tiles[i:i + batch_size]
+        sr = run(torch.cat([x[:, :, y0:y0 + th, x0:x0 + tw] for y0, x0 in chunk]))  # (B, C, s*th, s*tw)
+        for k, ((y0, x0), out) in enumerate(zip(chunk, sr)):
+            oy, ox, end = y0 * scale, x0 * scale, (y0 + th) * scale
+            if end - lo > acc.shape[2]:
+                grow = end - lo - acc.shape[2]
+                acc = torch.cat([acc, acc.new_zeros(1, c, grow, w * scale)], 2)
+                weight = torch.cat([weight, weight.new_zeros(1, 1, grow, w * scale)], 2)
+            win = win_y[y0][:, None] * win_x[x0][None, :]
+            acc[0, :, oy - lo:end - lo, ox:ox + tw * scale].addcmul_(out, win)
+            weight[0, 0, oy - lo:end - lo, ox:ox + tw * scale] += win
+            left[y0] -= 1
+            if progress:
+                progress(i + k + 1, len(tiles))
+        pending = [y0 for y0 in ys if left[y0]]
+        final = pending[0] * scale if pending else h * scale
+        if final > lo:
+            n = final - lo
+            yield lo, acc[:, :, :n].div_(weight[:, :, :n])
+            acc, weight, lo = acc[:, :, n:].clone(), weight[:, :, n:].clone(), final
+
+
+def _upscale_bands(model: nn.Module, x: torch.Tensor, tile: int | None, tile_overlap: int,
+                   progress: ProgressFn | None, batch_size: int | None, optimize: bool, compile: bool,
+                   dtype: torch.dtype | str | None):
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"upscale_tensor takes a (1, C, H, W) tensor, got {tuple(x.shape)}")
     device = model_device(model)
     scale = model_scale(model)
     _, c, h, w = x.shape
+    batch_size = max(1, int(batch_size or 1))
     if tile is None:
-        tile = auto_tile_size(model, device)
+        tile = auto_tile_size(model, device, batch_size=batch_size)
+    run = _Runner(model, optimize and not model.training, compile, dtype)
     if tile == 0 or (h <= tile and w <= tile):
-        out = model(x.to(device)).float().clamp_(0, 1).cpu()
+        out = run(x)
         if progress:
             progress(1, 1)
-        return out
+        yield 0, out
+        return
     if tile <= 2 * tile_overlap:
         raise ValueError(f"tile ({tile}) must be larger than twice the overlap ({tile_overlap})")
-    ys, xs = _starts(h, tile, tile_overlap), _starts(w, tile, tile_overlap)
-    out = torch.zeros(1, c, h * scale, w * scale)
-    weight = torch.zeros(1, 1, h * scale, w * scale)
-    total, done = len(ys) * len(xs), 0
-    for y0 in ys:
-        th = min(tile, h - y0)
-        for x0 in xs:
-            tw = min(tile, w - x0)
-            patch = x[:, :, y0:y0 + th, x0:x0 + tw].to(device)
-            sr = model(patch).float().clamp_(0, 1).cpu()  # (1, C, s*th, s*tw)
-            ramp = tile_overlap * scale
-            wy = _ramp(th * scale, ramp, y0 > 0, y0 + th < h)
-            wx = _ramp(tw * scale, ramp, x0 > 0, x0 + tw < w)
-            win = wy[:, None] * wx[None, :]
-            oy, ox = y0 * scale, x0 * scale
-            out[:, :, oy:oy + th * scale, ox:ox + tw * scale] += sr * win
-            weight[:, :, oy:oy + th * scale, ox:ox + tw * scale] += win
-            done += 1
-            if progress:
-                progress(done, total)
-    return out.div_(weight)
+    yield from _bands(run, x, scale, tile, tile_overlap, batch_size, progress)
+
+
+@torch.inference_mode()
+def upscale_tensor(model: nn.Module, x: torch.Tensor, tile: int | None = None, tile_overlap: int = DEFAULT_OVERLAP,
+                   progress: ProgressFn | None = None, *, batch_size: int | None = None, optimize: bool = True,
+                   compile: bool = False, dtype: torch.dtype | str | None = None) -> torch.Tensor:
+    """Upscale a (1, C, H, W) [0, 1] tensor, tiling when ``tile`` (input pixels per side) is smaller than the image.
+
+    ``tile=None`` picks the tile from available memory; ``tile=0`` disables tiling.
+    Returns a CPU float32 tensor clamped to [0, 1].
+
+    Args:
+        batch_size: tiles run through the network together (they all have the same size); default 1.
+        optimize: run an inference copy of the network (BatchNorm folded, channels-last, ...;
+            see :mod:`sr_core.optimize`); outputs agree with ``optimize=False`` to float rounding.
+        compile: ``torch.compile`` that copy (slow first call).
+        dtype: ``torch.float16``/``torch.bfloat16`` (or ``"auto"``: float16 on CUDA) to run in
+            low precision; tiles whose output is not finite are recomputed in float32.
+    """
+    scale = model_scale(model)
+    _, c, h, w = x.shape if x.dim() == 4 else (None, None, 0, 0)
+    out = None
+    for row, band in _upscale_bands(model, x, tile, tile_overlap, progress, batch_size, optimize, compile, dtype):
+        if out is None:
+            if row == 0 and band.shape[2] == h * scale:
+                return band  # one piece: the whole image
+            out = torch.empty(1, band.shape[1], h * scale, w * scale)
+        out[:, :, row:row + band.shape[2]] = band
+    return out
 
 
 def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
             tile_overlap: int = DEFAULT_OVERLAP, progress: ProgressFn | None = None,
-            max_pixels: int | None = None) -> Image.Image:
+            max_pixels: int | None = None, *, batch_size: int | None = None, optimize: bool = True,
+            compile: bool = False, dtype: torch.dtype | str | None = None) -> Image.Image:
     """Upscale a PIL image (or a path) by the model's scale factor; returns a PIL image.
 
     The colour part goes through the network; an alpha channel is upscaled
@@ -150,11 +260,24 @@ def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
         tile_overlap: overlap between tiles in input pixels.
         progress: called as ``progress(done, total)`` after every tile.
         max_pixels: refuse inputs with more pixels than this (None: no limit).
+        batch_size, optimize, compile, dtype: as for :func:`upscale_tensor`.
+
+    The output is assembled band by band (rows of tiles converted to 8 or 16
+    bits as soon as they are final), so a 2048 x 2048 input at 4x never holds
+    the 8192 x 8192 float32 image (0.8 GB) in memory.
     """
     img = open_image(image, max_pixels=max_pixels)
     colour, alpha = split_alpha(img)
     scale = model_scale(model)
-    out = to_image(upscale_tensor(model, to_tensor(colour), tile, tile_overlap, progress), colour.mode)
+    out = None
+    with torch.inference_mode():
+        for row, band in _upscale_bands(model, to_tensor(colour), tile, tile_overlap, progress, batch_size,
+                                        optimize, compile, dtype):
+            part = to_image(band, colour.mode)
+            del band
+            if out is None:
+                out = Image.new(part.mode, (colour.width * scale, colour.height * scale))
+            out.paste(part, (0, row))
     if alpha is not None:
         alpha = alpha.resize(out.size, Image.BICUBIC)
         out = Image.merge("RGBA", (*out.convert("RGB").split(), alpha)) if colour.mode != "L" \
