@@ -71,6 +71,13 @@ def cmd_upscale(args) -> int:
     from .io import ImageLoadError, list_images, open_image, save_image
 
     model = _load(args.model, args.device, args.scale)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from .optimize import tune_malloc
+
+    tune_malloc()  # a short-lived process: reuse freed blocks instead of faulting in fresh pages for every tensor
     scale = model.config["scale"]
     inputs = list_images(args.inputs)
     if not inputs:
@@ -206,6 +213,31 @@ def cmd_classify(args) -> int:
     return 1 if failures else 0
 
 
+def cmd_export_onnx(args) -> int:
+    from .checkpoint import has_weights
+    from .export import export_onnx
+    from .nets import CLASSICAL, PRESETS, build_preset
+
+    if args.model in CLASSICAL:
+        raise CLIError(f"{args.model!r} is a classical interpolation, not a network; nothing to export")
+    if args.model in PRESETS and not has_weights(args.model) and not args.weights:
+        print(f"warning: no weights for {args.model!r}; exporting the architecture with random weights",
+              file=sys.stderr)
+        model = build_preset(args.model).eval()
+        model.config = {"name": args.model, "scale": model.hparams.get("scale")}
+    else:
+        model = _load(args.model, "cpu", None)
+    out = Path(args.output or f"{_model_label(model, args.model)}.onnx")
+    try:
+        export_onnx(model, out, opset=args.opset, optimize=args.optimize)
+    except ImportError as err:
+        raise CLIError(f"ONNX export needs the onnx package ({err}); pip install onnx") from None
+    except OSError as err:
+        raise CLIError(f"{out}: {err}") from None
+    print(f"wrote {out} (input 'lr': N x 3 x H x W in [0, 1], any H and W; output 'sr')")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sr_core", description="Super-resolution toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -221,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=None, help="refuse larger inputs (default: SR_MAX_PIXELS or 16M)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for the network (default: torch's choice)")
     p.set_defaults(func=cmd_upscale)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model and of bicubic on a folder of HR images")
@@ -242,6 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
     p.add_argument("--json", action="store_true", help="print a JSON list: path, label, p_cat, p_dog per image")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("export-onnx", help="write a model as ONNX (dynamic batch, height and width)")
+    p.add_argument("--model", default="srresnet", help="model name or checkpoint path (default: srresnet)")
+    p.add_argument("-o", "--output", default=None, help="output file (default: <model>.onnx)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--weights", action="store_true", help="fail if the model has no weights (default: a model name "
+                                                          "without shipped weights is exported with random ones)")
+    p.add_argument("--no-optimize", dest="optimize", action="store_false",
+                   help="export the network as built, without BatchNorm folding and the phase-domain tail")
+    p.set_defaults(func=cmd_export_onnx)
     return parser
 
 
