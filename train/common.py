@@ -21,7 +21,14 @@ killed-and-resumed run ends bit-for-bit where an uninterrupted one does, as
 long as the number of processes and torch threads is the same. ``metrics.jsonl``
 rows written after the checkpoint that is resumed from are dropped on resume.
 SIGINT/SIGTERM stop the loop at the end of the current iteration, write a
-checkpoint and exit with status 128 + signal number.
+checkpoint and exit with status 128 + signal number (prefer ``kill -TERM
+<pid>``: a Ctrl-C also reaches the data-loader workers). Starting a run whose
+``state.pt`` exists without ``--resume`` is refused (``--overwrite`` forces it).
+
+Progress: a tqdm bar with the running losses (``--no-progress`` for logs),
+``metrics.jsonl`` rows (``train`` every ``log_every``, ``val`` every
+``val_every`` with a grid PNG of LR | bicubic | SR | HR crops, ``resume``,
+and ``sync`` under torchrun), ``curves.png`` at the end (``--no-plot`` skips it).
 """
 
 from __future__ import annotations
@@ -112,6 +119,7 @@ class TrainConfig:
     content_scale: float = 0.0             # factor on content features; 0: CONTENT_SCALES[content_backbone]
     overwrite: bool = False                # start afresh even though runs/<name>/state.pt exists
     val_crop: int = 0                      # validate on centre crops of at most this many HR pixels a side (0: whole)
+    plot: bool = True                      # write curves.png at the end (--no-plot skips matplotlib)
 
     def model_args(self) -> dict:
         args = {"scale": self.scale}
@@ -180,7 +188,7 @@ def parse_overrides(cfg, argv: list[str]):
     if cfg.tiny:
         given = explicit_keys(argv)
         for key, value in TINY.items():
-            if key not in given:
+            if key not in given and key in fields:
                 setattr(cfg, key, value)
     return cfg
 
@@ -347,8 +355,9 @@ def run(cfg: TrainConfig) -> dict:
         raise SystemExit(f"{state_path} exists: pass --resume to continue that run, --overwrite to start it "
                          f"again, or choose another --name")
 
+    resumed = cfg.resume and state_path.is_file()
     generator = build_preset(cfg.model, **cfg.model_args())
-    if cfg.init_from:
+    if cfg.init_from and not resumed:  # a resumed run takes its weights from state.pt
         _load_init(cfg, generator)
     generator.to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -366,7 +375,6 @@ def run(cfg: TrainConfig) -> dict:
         content = _content_loss(cfg).to(device) if cfg.content_weight else None
 
     start, elapsed_before = cfg.start_iter, 0.0
-    resumed = cfg.resume and state_path.is_file()
     if resumed:
         state = load_state(state_path)
         generator.load_state_dict(state["generator"])
@@ -390,7 +398,7 @@ def run(cfg: TrainConfig) -> dict:
                               "parameters": count_parameters(generator)}}
         old = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
         if resumed:
-            ignore = {"resume", "progress", "overwrite", "device", "workers", "threads", "max_iters"}
+            ignore = {"resume", "progress", "overwrite", "device", "workers"}
             changed = {k: [old.get("config", {}).get(k), v] for k, v in json.loads(json.dumps(info["config"])).items()
                        if k not in ignore and old.get("config", {}).get(k, v) != v}
             info["resumes"] = old.get("resumes", []) + [{"iter": start, "argv": sys.argv, "changed": changed}]
@@ -422,6 +430,10 @@ def run(cfg: TrainConfig) -> dict:
     def checkpoint(it: int) -> None:
         if not main_rank:
             return
+        bad = [k for k, v in meter.sums.items() if not math.isfinite(v)]
+        if bad:  # never overwrite the last good state.pt with a diverged one
+            raise FloatingPointError(f"iteration {it}: non-finite {bad}; state.pt still holds the last finite "
+                                     f"checkpoint (iteration <= {it - 1})")
         state = {"iter": it, "generator": generator.state_dict(), "opt_g": opt_g.state_dict(),
                  "sched_g": sched_g.state_dict(), "rng": torch.get_rng_state(),
                  "time": elapsed_before + time.time() - t0}
@@ -528,7 +540,7 @@ def run(cfg: TrainConfig) -> dict:
         log({"kind": "sync", "iter": it, "in_sync": in_sync, "world_size": world})
     if progress is not None:
         progress.close()
-    if main_rank and metrics_path.exists():
+    if main_rank and cfg.plot and metrics_path.exists():
         plot_curves(run_dir)
     if world > 1:
         dist.barrier()
