@@ -1,0 +1,203 @@
+"""Benchmark every available 4x model, bicubic and the peer projects on Set5, Set14 and BSD100.
+
+    python -m train.benchmark                                  # all sets, all models with weights, all peers
+    python -m train.benchmark --sets Set5 --models bicubic,srresnet
+    python -m train.benchmark --extra srresnet_cpu=runs/srresnet_cpu/weights --out reports/benchmark_cpu
+
+Protocol (the one of the SR literature, as ``sr_core.metrics`` implements it):
+the HR image is cropped to a multiple of 4 (right/bottom), the LR image is
+Pillow's bicubic 4x downscale of it (``sr_core.data.load_eval_set``), the whole
+LR image goes through the network in one piece (``upscale_tensor(tile=0)``),
+and PSNR/SSIM are computed on the BT.601 luma of 8-bit-rounded images with a
+4-pixel border removed; the tables report the mean over images.
+
+Models: every name of ``sr_core.available_models()`` whose weights exist
+(``sr_core.has_weights``) apart from the classical ``lanczos``/``nearest``
+(ask for them with ``--models``), ``bicubic``, each ``--extra name=path``
+checkpoint folder, and the peers in ``../shared/peers`` (measurement only,
+see that folder's README). Writes ``benchmark.md`` and ``benchmark.json``
+(means per set and every image's values) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+SETS = ("Set5", "Set14", "BSD100")
+SCALE = 4
+
+# Published 4x figures (mean Y-PSNR dB / SSIM on Set5), from the papers, whose LR images were made with MATLAB's
+# bicubic imresize: Ledig et al. 2017 (bicubic, SRCNN, SRResNet, SRGAN) and the peers' papers (FSRCNN, VDSR).
+PUBLISHED_SET5 = {
+    "bicubic": (28.42, None, "Ledig et al. 2017"),
+    "srcnn": (30.48, None, "Dong et al. 2016, via Ledig et al. 2017"),
+    "srresnet": (32.05, 0.9019, "Ledig et al. 2017"),
+    "srgan": (29.40, 0.8472, "Ledig et al. 2017"),
+    "peer:fsrcnn": (30.72, None, "Dong et al. 2016 (FSRCNN)"),
+    "peer:vdsr": (31.35, None, "Kim et al. 2016 (VDSR)"),
+}
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parents[1], timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {"cpu": cpu, "logical_cores": os.cpu_count(),
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "cuda": torch.cuda.is_available(),
+            "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "git_commit": commit, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def collect_models(models: list[str] | None, extras: list[str], peers: bool) -> list[tuple[str, callable]]:
+    """(label, loader) pairs, cheap loaders (nothing is loaded until called)."""
+    from sr_core import available_models, has_weights, load_model
+    from sr_core.peers import available_peers, load_peer
+
+    out = []
+    names = models if models is not None else ["bicubic"] + [
+        n for n in available_models() if n not in ("bicubic", "lanczos", "nearest") and has_weights(n)]
+    for name in names:
+        if name.startswith("peer:"):
+            continue
+        if not has_weights(name):
+            print(f"skipping {name}: no weights (sr_core.has_weights)", file=sys.stderr)
+            continue
+        out.append((name, lambda name=name: load_model(name)))
+    for item in extras:
+        label, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--extra takes name=path, got {item!r}")
+        out.append((label, lambda path=path: load_model(path)))
+    if peers:  # all of them, or with --models only those named peer:NAME
+        wanted = None if models is None else {n[5:] for n in models if n.startswith("peer:")}
+        for name in available_peers():
+            if wanted is None or name in wanted:
+                out.append((f"peer:{name}", lambda name=name: load_peer(name)))
+    return out
+
+
+@torch.no_grad()
+def evaluate_model(model, pairs) -> dict:
+    from sr_core.inference import upscale_tensor
+    from sr_core.metrics import psnr, ssim
+
+    per_image, seconds = {}, 0.0
+    for name, lr, hr in pairs:
+        t = time.perf_counter()
+        sr = upscale_tensor(model, lr, tile=0)
+        seconds += time.perf_counter() - t
+        per_image[name] = {"psnr": round(psnr(sr, hr, SCALE).item(), 4), "ssim": round(ssim(sr, hr, SCALE).item(), 5)}
+    n = len(per_image)
+    return {"psnr": sum(v["psnr"] for v in per_image.values()) / n, "ssim": sum(v["ssim"] for v in per_image.values()) / n,
+            "images": n, "seconds_per_image": seconds / n, "per_image": per_image}
+
+
+def markdown(report: dict) -> str:
+    sets, results, m = report["sets"], report["results"], report["machine"]
+    lines = ["# 4x benchmark", "",
+             f"Y-PSNR (dB) / SSIM, mean over images; BT.601 luma of 8-bit images, {SCALE}-pixel border removed; "
+             "LR = Pillow bicubic 4x downscale of the HR image cropped to a multiple of 4; whole images, no tiling. "
+             "Produced by `python -m train.benchmark " + " ".join(report["argv"]) + "`.", "",
+             "| model | parameters | " + " | ".join(sets) + " | published Set5 (paper, MATLAB bicubic) | s/image |",
+             "|---|---:|" + "---|" * len(sets) + "---|---:|"]
+    for label, r in results.items():
+        cells = []
+        for s in sets:
+            v = r["sets"].get(s)
+            cells.append(f"{v['psnr']:.2f} / {v['ssim']:.4f}" if v else "")
+        pub = PUBLISHED_SET5.get(label)
+        pub_cell = "" if pub is None else f"{pub[0]:.2f}" + (f" / {pub[1]:.4f}" if pub[1] else "")
+        secs = [r["sets"][s]["seconds_per_image"] for s in sets if s in r["sets"]]
+        lines.append(f"| {label} | {r['parameters']:,} | " + " | ".join(cells) + f" | {pub_cell} | "
+                     f"{sum(secs) / len(secs):.3f} |")
+    lines += ["",
+              "Published figures: bicubic 28.42, SRCNN 30.48, SRResNet 32.05 / 0.9019 and SRGAN 29.40 / 0.8472 from "
+              "Ledig et al. 2017 (CVPR), FSRCNN 30.72 and VDSR 31.35 from their papers. They come from the papers, "
+              "whose LR images were made with MATLAB's `imresize` (bicubic); this table's LR images are made with "
+              "Pillow's bicubic, which is close but not identical, so expect differences of a few tenths of a dB "
+              "(compare our bicubic row with the published bicubic figure).", "",
+              "`peer:*` rows are other projects' released weights (`../shared/peers`, see its README), run here "
+              "only to measure them with the same images and metric; they are not this project's models. "
+              "s/image is the mean forward time per image on this machine (the machine was shared with other "
+              "jobs, so treat it as rough).", "",
+              "## Machine", "",
+              f"- CPU: {m['cpu']}, {m['usable_cores']} usable cores ({m['logical_cores']} logical), "
+              f"torch threads {m['torch_threads']}, CUDA: {m['cuda']}",
+              f"- torch {m['torch']}, Python {m['python']}, {m['platform']}",
+              f"- load average at start: {m['load_average_at_start']}",
+              f"- git commit {m['git_commit']}, {m['date']}", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated folders under sr_benchmark/")
+    parser.add_argument("--out", default="reports/benchmark", help="output folder (benchmark.md, benchmark.json)")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated model names and peer:NAME entries to evaluate instead of all")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                        help="also evaluate the checkpoint folder PATH under the label NAME (repeatable)")
+    parser.add_argument("--no-peers", action="store_true", help="skip ../shared/peers")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from sr_core import config, count_parameters
+    from sr_core.data import load_eval_set
+
+    sets = [s for s in args.sets.split(",") if s]
+    models = [m for m in args.models.split(",") if m] if args.models else None
+    entries = collect_models(models, args.extra, not args.no_peers)
+    if not entries:
+        raise SystemExit("nothing to evaluate")
+    pairs = {s: load_eval_set(config.benchmark_dir(s), SCALE, "bicubic") for s in sets}
+    report = {"argv": list(sys.argv[1:] if argv is None else argv), "sets": sets, "scale": SCALE,
+              "protocol": {"lr": "Pillow bicubic (Image.resize BICUBIC) of the HR mod-cropped to 4",
+                           "metric": "Y (BT.601) PSNR/SSIM on 8-bit-rounded images, 4-px border cropped",
+                           "inference": "whole image, no tiling, float32, CPU" if not torch.cuda.is_available()
+                           else "whole image, no tiling, float32"},
+              "machine": machine_info(),
+              "published_set5": {k: {"psnr": v[0], "ssim": v[1], "source": v[2]} for k, v in PUBLISHED_SET5.items()},
+              "results": {}}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for label, loader in entries:
+        model = loader()
+        model.eval()
+        report["results"][label] = {"parameters": count_parameters(model), "sets": {}}
+        for s in sets:
+            t = time.time()
+            r = evaluate_model(model, pairs[s])
+            report["results"][label]["sets"][s] = r
+            print(f"{label:24s} {s:7s} {r['psnr']:.3f} dB  SSIM {r['ssim']:.4f}  ({time.time() - t:.0f} s)", flush=True)
+        # written after every model, so an interrupted run keeps what it measured
+        (out / "benchmark.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out / "benchmark.md").write_text(markdown(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
