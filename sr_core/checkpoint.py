@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import config
+from .io import atomic_write
 from .nets import ARCHS, CLASSICAL, PRESETS, build_model, build_preset
 
 log = logging.getLogger(__name__)
@@ -61,16 +61,6 @@ def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out[k] = v
     return out
 
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -112,8 +102,8 @@ def save_pretrained(model: nn.Module, directory: str | Path, *, half: bool = Fal
     cfg = {"format_version": FORMAT_VERSION, "arch": arch_of(model), "hparams": model.hparams,
            "scale": model.hparams.get("scale"), "io": "rgb01", "dtype": "float16" if half else "float32",
            **metadata}
-    _atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
-    _atomic_write(directory / CONFIG_FILE,
+    atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    atomic_write(directory / CONFIG_FILE,
                   lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2, sort_keys=False) + "\n"))
     return directory
 

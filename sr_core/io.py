@@ -19,6 +19,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -201,10 +202,28 @@ def save_image(img: Image.Image, path: str | Path, overwrite: bool = True) -> Pa
     if fmt is None:
         raise ValueError(f"{path}: unknown image file extension {path.suffix!r}")
     img = _savable(img, fmt)
+    atomic_write(path, lambda tmp: img.save(tmp, format=fmt))
+    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[str], None], fsync: bool = False) -> Path:
+    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it over ``path``.
+
+    A crash or kill at any point leaves either the old file or the new one, never
+    a torn one. The file gets the usual permissions (0666 less the umask), not
+    the 0600 of a temp file.
+    """
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format=fmt)
+        write(tmp)
+        if fsync:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

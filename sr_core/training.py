@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .inference import upscale_tensor
+from .io import atomic_write
 from .losses import GANLoss, tv_loss
 from .metrics import psnr, ssim
 
@@ -144,16 +144,7 @@ def save_state(path: str | Path, state: dict) -> None:
     """``torch.save`` to a temp file in the same folder, then rename: a kill never leaves a torn file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(state, tmp), fsync=True)
 
 
 def load_state(path: str | Path) -> dict:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import signal
 import sys
 import time
@@ -50,6 +49,7 @@ from torch.utils.data import DataLoader
 
 from sr_core import config as sr_config
 from sr_core.checkpoint import load_model, save_pretrained
+from sr_core.io import atomic_write
 from sr_core.data import SRTrainSet, StepSampler, degrade, load_eval_set, load_rgb, mod_crop
 from sr_core.io import list_images, to_tensor
 from sr_core.losses import ContentLoss, PixelLoss, WeightsUnavailableError
@@ -309,9 +309,7 @@ def validation_pairs(cfg: TrainConfig, data_root: Path) -> list:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _content_loss(cfg: TrainConfig) -> ContentLoss:

@@ -1,0 +1,101 @@
+"""Ship a training run's generator as ``weights/<name>/``: weights, config.json and a model card.
+
+    python -m train.ship runs/srresnet_cpu srresnet
+    python -m train.ship runs/srgan_cpu srgan --note "GAN stage started from srresnet at iteration 4500"
+
+Copies ``<run>/weights/`` (float16 tensors, loaded back as float32), measures the
+model on Set5, Set14 and BSD100 with the benchmark protocol of
+``train.benchmark`` (BSD100 is only reported, never used for choices), and writes
+``weights/<name>/README.md`` with the data, iterations, wall time, machine and
+those figures. The figures also go into ``config.json`` under ``metrics``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sr_core import config as sr_config
+from sr_core.checkpoint import load_model, save_pretrained
+from sr_core.data import load_eval_set
+from sr_core.nets import count_parameters
+
+from .benchmark import SETS, evaluate_model, machine_info
+from .common import read_metrics
+
+
+def describe(cfg: dict) -> str:
+    h = cfg["hparams"]
+    if cfg["arch"] == "srcnn":
+        kind = "residual (predicts a correction to bicubic)" if h.get("residual") else "plain (paper)"
+        return f"SRCNN 9-5-5, {h['num_features']}/{h['mid_features']} filters, RGB, {kind}"
+    conv = "depthwise-separable (Swift-SRGAN)" if h.get("conv") == "separable" else "standard"
+    norm = "BatchNorm (paper)" if h.get("norm") == "batch" else "no BatchNorm"
+    skip = ", bicubic global skip" if h.get("global_skip") == "bicubic" else ""
+    return (f"SRResNet generator, {h['num_blocks']} residual blocks, {h['num_features']} features, {conv} "
+            f"convolutions, {norm}{skip}, {h.get('output', 'linear')} output")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="run folder (holds weights/, metrics.jsonl, config.json)")
+    parser.add_argument("name", help="model name to ship as (weights/<name>/)")
+    parser.add_argument("--note", default="", help="a sentence for the model card")
+    parser.add_argument("--sets", default=",".join(SETS))
+    args = parser.parse_args(argv)
+
+    model = load_model(args.run / "weights")
+    src_cfg = json.loads((args.run / "weights" / "config.json").read_text())
+    rows = read_metrics(args.run / "metrics.jsonl")
+    train_rows = [r for r in rows if r.get("kind") == "train"]
+    val_rows = [r for r in rows if r.get("kind") == "val"]
+    iterations = src_cfg.get("iterations")
+    seconds = max((r.get("time", 0) for r in train_rows), default=0)
+    training = src_cfg.get("training", {})
+
+    results = {}
+    for name in args.sets.split(","):
+        pairs = load_eval_set(sr_config.benchmark_dir(name), model.config["scale"])
+        r = evaluate_model(model, pairs)
+        results[name] = {"psnr": round(r["psnr"], 3), "ssim": round(r["ssim"], 4)}
+        print(f"{args.name} {name}: {results[name]['psnr']:.3f} dB / {results[name]['ssim']:.4f}", flush=True)
+
+    out = sr_config.weights_dir() / args.name
+    meta = {k: v for k, v in src_cfg.items() if k not in ("format_version", "arch", "hparams", "scale", "io", "dtype")}
+    meta.update(name=args.name, metrics={"protocol": "Y-PSNR/SSIM, 4-px border, LR by Pillow bicubic", **results},
+                run=str(args.run), train_seconds=round(seconds))
+    save_pretrained(model, out, half=True, **meta)
+    machine = machine_info()
+    recipe = {k: training[k] for k in ("model", "stage", "loss", "lr", "schedule", "max_iters", "batch_size",
+                                       "crop_size", "content_backbone", "content_weight", "adv_weight",
+                                       "pixel_weight", "init_from", "train_dirs", "degradation", "seed")
+              if k in training and (training.get("stage") == "gan" or k not in
+                                    ("content_backbone", "content_weight", "adv_weight", "pixel_weight"))}
+    last_val = val_rows[-1] if val_rows else {}
+    card = [f"# {args.name}", "",
+            f"{describe(model.config)}; {count_parameters(model):,} parameters; 4x; RGB [0, 1] in and out.", ""]
+    if args.note:
+        card += [args.note, ""]
+    card += ["## Training", "",
+             f"- Data: `{training.get('train_dirs', '?')}` under the data root (`../shared/data`: BSDS200, T91 and "
+             f"Sun-Hays 80, see its SOURCES.md), random crops, LR by {training.get('degradation', 'bicubic')} "
+             f"downscaling on the fly.",
+             f"- Iterations: {iterations} (of a {training.get('max_iters', '?')}-iteration schedule; weights saved "
+             f"as float16).",
+             f"- Wall time: {seconds / 3600:.2f} h on {machine['cpu']} ({machine['usable_cores']} cores, no GPU), a "
+             f"machine shared with other jobs during training.",
+             f"- Recipe: `{json.dumps(recipe)}`",
+             f"- Last validation during training: Set5 {last_val.get('psnr', float('nan')):.3f} dB at iteration "
+             f"{last_val.get('iter', '?')} (Set5 guided training; BSD100 was never looked at while training).", "",
+             "## Results (4x, Y-PSNR dB / SSIM, 4-pixel border, LR by Pillow bicubic)", "",
+             "| set | PSNR | SSIM |", "|---|---:|---:|"]
+    card += [f"| {k} | {v['psnr']:.2f} | {v['ssim']:.4f} |" for k, v in results.items()]
+    card += ["", f"Measured by `python -m train.ship {args.run} {args.name}` (git {machine['git_commit']}); "
+             f"`python -m train.benchmark` gives the same figures from the shipped file.", ""]
+    (out / "README.md").write_text("\n".join(card))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
