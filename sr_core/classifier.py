@@ -44,9 +44,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .checkpoint import (CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, _atomic_write, _resolve, clean_state_dict,
-                         load_state_into, pick_device, read_config, read_state_dict)
-from .io import HIGH_BIT_MODES, to_tensor
+from .checkpoint import (CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, _resolve, clean_state_dict, load_state_into,
+                         pick_device, read_config, read_state_dict)
+from .io import HIGH_BIT_MODES, atomic_write, to_tensor
 from .losses import IMAGENET_MEAN, IMAGENET_STD, _torchvision, efficientnet_lite0
 
 log = logging.getLogger(__name__)
@@ -241,8 +241,8 @@ def save_classifier(model: Classifier, directory: str | Path, *, half: bool = Tr
            "preprocessing": "direct Pillow bicubic resize to input_size x input_size (no crop); "
                             "ImageNet normalisation inside the model",
            "dtype": "float16" if half else "float32", **metadata}
-    _atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
-    _atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2) + "\n"))
+    atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2) + "\n"))
     return directory
 
 

@@ -89,12 +89,14 @@ def plot_metrics(results: dict, path: Path) -> None:
             vals = [results[clf][inp][key] for inp in INPUTS]
             xs = [i + (j - (len(clfs) - 1) / 2) * width for i in range(len(INPUTS))]
             bars = ax.bar(xs, vals, width, label=f"classifier {clf}")
+            tops = vals
             if key == "accuracy":
-                lo = [v - results[clf][inp]["accuracy_ci95"][0] for v, inp in zip(vals, INPUTS)]
-                hi = [results[clf][inp]["accuracy_ci95"][1] - v for v, inp in zip(vals, INPUTS)]
+                lo = [max(0.0, v - results[clf][inp]["accuracy_ci95"][0]) for v, inp in zip(vals, INPUTS)]
+                hi = [max(0.0, results[clf][inp]["accuracy_ci95"][1] - v) for v, inp in zip(vals, INPUTS)]
                 ax.errorbar(xs, vals, yerr=[lo, hi], fmt="none", ecolor="k", capsize=3, lw=1)
-            for b, v in zip(bars, vals):
-                ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
+                tops = [v + h for v, h in zip(vals, hi)]
+            for b, v, t in zip(bars, vals, tops):
+                ax.text(b.get_x() + b.get_width() / 2, t, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(INPUTS)), [INPUT_TITLES[i] for i in INPUTS], fontsize=8)
         ax.set_title(title)
         if key != "loss":
@@ -131,7 +133,24 @@ def plot_confusion(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_examples(test, views: dict, probs: dict, idx: list[int], path: Path) -> None:
+def pick_examples(test, probs: dict, n: int, seed: int) -> tuple[list[int], set[int]]:
+    """``n`` test photos: half where some classifier is right on one input and wrong on another (the cases
+    the study is about), the rest drawn at random; cats and dogs balanced within each half."""
+    gen = torch.Generator().manual_seed(seed)
+    right = torch.stack([(p[inp].argmax(1) == test.labels) for p in probs.values() for inp in INPUTS])
+    mixed = right.any(0) & ~right.all(0)
+    chosen: list[int] = []
+    for pool_mask, k in ((mixed, n // 2), (torch.ones_like(mixed), n)):
+        for label in (0, 1):
+            pool = torch.nonzero(pool_mask & (test.labels == label)).flatten()
+            pool = pool[torch.randperm(len(pool), generator=gen)].tolist()
+            want = (k - len(chosen)) // (2 - label)
+            chosen += [i for i in pool if i not in chosen][:want]
+    return sorted(chosen), {i for i in chosen if mixed[i]}
+
+
+def plot_examples(test, views: dict, probs: dict, idx: list[int], path: Path, mixed: set[int] = frozenset()
+                  ) -> None:
     """Rows: test photos; columns: LR (nearest x4) | bicubic | SR | HR, with each classifier's p_dog."""
     import matplotlib
 
@@ -150,7 +169,8 @@ def plot_examples(test, views: dict, probs: dict, idx: list[int], path: Path) ->
             if r == 0:
                 ax.set_title(title, fontsize=10)
             if c == 0:
-                ax.set_ylabel(f"#{i} true: {LABELS[int(test.labels[i])]}", fontsize=9)
+                ax.set_ylabel(f"#{i} true: {LABELS[int(test.labels[i])]}" + ("\n(input matters)" if i in mixed else ""),
+                              fontsize=9)
             if key is not None:
                 parts = []
                 for clf, p in probs.items():
@@ -167,8 +187,9 @@ def markdown(report: dict) -> str:
     lines = [f"# Cat vs dog: does super-resolution help the classifier?", "",
              f"Test set: {report['data']['test']} ({report['data']['n_test']} photos; never used for "
              f"training or model selection). SR model: `{report['sr']['sr_model']}`"
-             + (f" (weights `{report['sr'].get('sr_weights')}`, sha256 {report['sr'].get('sr_weights_sha256', '')[:12]}"
-                f", iterations {report['sr'].get('iterations', '?')})" if report['sr'].get('sr_weights') else "")
+             + (f" (sha256 {report['sr'].get('sr_weights_sha256', '')[:12]}, iterations "
+                f"{report['sr'].get('iterations', '?')}; read from the copy `{report['sr'].get('sr_weights')}`)"
+                if report['sr'].get('sr_weights') else "")
              + ".", ""]
     lines += [f"Inputs: **hr** = photo resized directly to 128x128 (Pillow bicubic); **bicubic** = its 32x32 "
               f"version (Pillow bicubic) upscaled x4 by bicubic; **sr** = the 32x32 version upscaled x4 by the SR "
@@ -202,8 +223,10 @@ def markdown(report: dict) -> str:
                         f"(sha256 {str(info['sr_model'].get('sr_weights_sha256', ''))[:12]})" if info.get("sr_model") else ""))
     for w in report["warnings"]:
         lines += ["", f"**Warning:** {w}"]
-    lines += ["", "Figures: `metrics.png` (bars), `confusion.png`, `examples.png` (LR / bicubic / SR / HR with "
-                  "p_dog; X = wrong), `curves_<classifier>.png` (training/validation loss).", "",
+    lines += ["", "Figures: `metrics.png` (bars; accuracy with 95% intervals), `confusion.png`, `examples.png` "
+                  "(LR / bicubic / SR / HR with p_dog, X = wrong; half the rows are photos where the input changes "
+                  "some classifier's answer, half are random), `curves_<classifier>.png` (training/validation loss).",
+              "",
               f"Command: `{report['command']}`", ""]
     return "\n".join(lines)
 
@@ -271,14 +294,8 @@ def run(cfg: ReportConfig) -> dict:
 
     plot_metrics(results, out / "metrics.png")
     plot_confusion(results, out / "confusion.png")
-    gen = torch.Generator().manual_seed(cfg.seed)
-    n_ex = min(cfg.examples, len(test))
-    half = n_ex // 2
-    cats = torch.nonzero(test.labels == 0).flatten()
-    dogs = torch.nonzero(test.labels == 1).flatten()
-    idx = (cats[torch.randperm(len(cats), generator=gen)[:half]].tolist()
-           + dogs[torch.randperm(len(dogs), generator=gen)[:n_ex - half]].tolist())
-    plot_examples(test, views, probs, sorted(idx), out / "examples.png")
+    idx, mixed = pick_examples(test, probs, min(cfg.examples, len(test)), cfg.seed)
+    plot_examples(test, views, probs, idx, out / "examples.png", mixed)
 
     report = {"command": "python -m train.catsdogs_report " + " ".join(sys.argv[1:]),
               "config": dataclasses.asdict(cfg),

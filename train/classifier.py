@@ -348,7 +348,11 @@ def run(cfg: ClassifierConfig) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return run(parse_args(list(sys.argv[1:] if argv is None else argv)))
+    cfg = parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return run(cfg)
+    except FileNotFoundError as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":
