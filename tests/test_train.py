@@ -137,7 +137,11 @@ def jobs(tmp_path_factory):
         "killed": lambda: _kill_chain(r),
         "kill_reference": lambda: r.run("srresnet", "--name=kill_reference", f"--max_iters={KILL_ITERS}",
                                         "--deterministic", "--val_every=1000"),
-        "srgan": lambda: r.run("srgan", "--max_iters=2", "--name=srgan"),
+        "srgan": lambda: r.run("srgan", "--max_iters=4", "--name=srgan", "--deterministic"),
+        "srgan_resumed": lambda: (r.run("srgan", "--max_iters=4", "--stop_at=2", "--name=srgan_resumed",
+                                        "--deterministic"),
+                                  r.run("srgan", "--max_iters=4", "--name=srgan_resumed", "--deterministic",
+                                        "--resume")),
         "swift": swift,
         "srcnn": lambda: r.run("srcnn", "--max_iters=2", "--name=srcnn"),
         "straight": lambda: r.run("srresnet", "--max_iters=4", "--name=straight", "--deterministic", "--plot"),
@@ -212,7 +216,7 @@ def test_srresnet_tiny(jobs, monkeypatch):
 
 def test_srgan_tiny(jobs):
     jobs["srgan"].result()
-    run = _check_run(jobs["runner"].dir("srgan"), 2)
+    run = _check_run(jobs["runner"].dir("srgan"), 4)
     state = run["state"]
     assert {"discriminator", "opt_d", "sched_d"} <= state.keys()
     train = [r for r in run["rows"] if r["kind"] == "train"]
@@ -220,7 +224,9 @@ def test_srgan_tiny(jobs):
     cfg = run["config"]["config"]
     assert cfg["stage"] == "gan" and cfg["schedule"] == "step" and cfg["adv_weight"] == 1e-3
     assert cfg["init_from"] == ""  # --tiny: the shipped SRResNet does not fit the tiny generator
-    assert train[0]["lr"] == pytest.approx(1e-4 * 0.1)  # step schedule: x0.1 from max_iters // 2 = 1 on
+    # step schedule, counted in iterations: 1e-4 for iterations 1-2, 1e-5 from max_iters // 2 = 2 on (the logged
+    # lr is the one the next iteration uses)
+    assert [row["lr"] for row in train] == pytest.approx([1e-4, 1e-5, 1e-5, 1e-5])
     assert not any("depthwise" in k for k in state["discriminator"])
 
 
@@ -261,6 +267,22 @@ def test_resume_is_bit_exact(jobs):
     assert {row["iter"]: row["loss"] for row in resumed["rows"] if row["kind"] == "train"} == loss
     assert resumed["state"]["opt_g"]["state"][0]["step"] == straight["state"]["opt_g"]["state"][0]["step"] == 4
     assert [x["iter"] for x in resumed["config"]["resumes"]] == [2]
+
+
+def test_gan_resume_is_bit_exact(jobs):
+    """A GAN run with the step schedule, paused with --stop_at=2 and resumed, ends where the straight run does
+    (generator, discriminator, both optimisers). Changing --max_iters instead would change the schedule."""
+    jobs["srgan"].result()
+    first, second = jobs["srgan_resumed"].result()
+    r = jobs["runner"]
+    assert "stopped by --stop_at at iteration 2 of 4" in first and "resumed runs/srgan_resumed at iteration 2" in second
+    straight, resumed = _check_run(r.dir("srgan"), 4), _check_run(r.dir("srgan_resumed"), 4)
+    for key in ("generator", "discriminator"):
+        _assert_same_tensors(straight["state"][key], resumed["state"][key])
+    for key in ("opt_g", "opt_d"):
+        a, b = straight["state"][key]["state"], resumed["state"][key]["state"]
+        assert all(torch.equal(a[i]["exp_avg_sq"], b[i]["exp_avg_sq"]) for i in a)
+    assert resumed["config"]["resumes"][0]["changed"] == {}  # --stop_at is not a change of recipe
 
 
 @pytest.mark.timeout(3600)  # the longest chain: five processes one after the other

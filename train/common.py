@@ -120,6 +120,8 @@ class TrainConfig:
     overwrite: bool = False                # start afresh even though runs/<name>/state.pt exists
     val_crop: int = 0                      # validate on centre crops of at most this many HR pixels a side (0: whole)
     plot: bool = True                      # write curves.png at the end (--no-plot skips matplotlib)
+    stop_at: int = 0                       # checkpoint and stop at this iteration (the lr schedule still
+                                           # follows max_iters): train a long run in slices with --resume
 
     def model_args(self) -> dict:
         args = {"scale": self.scale}
@@ -396,7 +398,7 @@ def run(cfg: TrainConfig) -> dict:
                               "parameters": count_parameters(generator)}}
         old = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
         if resumed:
-            ignore = {"resume", "progress", "overwrite", "device", "workers"}
+            ignore = {"resume", "progress", "overwrite", "device", "workers", "stop_at", "plot"}
             changed = {k: [old.get("config", {}).get(k), v] for k, v in json.loads(json.dumps(info["config"])).items()
                        if k not in ignore and old.get("config", {}).get(k, v) != v}
             info["resumes"] = old.get("resumes", []) + [{"iter": start, "argv": sys.argv, "changed": changed}]
@@ -469,7 +471,7 @@ def run(cfg: TrainConfig) -> dict:
         from tqdm import tqdm
 
         progress = tqdm(total=cfg.max_iters, initial=start, dynamic_ncols=True)
-    say = progress.write if progress is not None else (lambda m: print(m, flush=True))
+    say = progress.write if progress is not None else (lambda m: print(m, flush=True) if main_rank else None)
     meter, last, last_log = Meter(), {}, (start, time.time())
     if resumed:
         log({"kind": "resume", "iter": start, "argv": sys.argv})
@@ -520,10 +522,12 @@ def run(cfg: TrainConfig) -> dict:
             flag = torch.tensor([stop["signal"]])
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             stop["signal"] = int(flag.item())
-        if it % cfg.ckpt_every == 0 or it == cfg.max_iters or stop["signal"]:
+        pause = bool(cfg.stop_at) and it >= cfg.stop_at and it < cfg.max_iters
+        if it % cfg.ckpt_every == 0 or it == cfg.max_iters or stop["signal"] or pause:
             checkpoint(it)
-        if stop["signal"]:
-            say(f"stopped by signal {stop['signal']} at iteration {it}; checkpoint written, --resume continues")
+        if stop["signal"] or pause:
+            why = f"signal {stop['signal']}" if stop["signal"] else "--stop_at"
+            say(f"stopped by {why} at iteration {it} of {cfg.max_iters}; checkpoint written, --resume continues")
             break
         if main_rank and (it % cfg.val_every == 0 or it == cfg.max_iters):
             last = evaluate(generator, val_pairs, cfg.scale)
