@@ -3,6 +3,7 @@
     python -m train.benchmark                                  # all sets, all models with weights, all peers
     python -m train.benchmark --sets Set5 --models bicubic,srresnet
     python -m train.benchmark --extra srresnet_cpu=runs/srresnet_cpu/weights --out reports/benchmark_cpu
+    python -m train.benchmark --models srresnet,srgan --update     # re-measure some rows, keep the others
 
 Protocol (the one of the SR literature, as ``sr_core.metrics`` implements it):
 the HR image is cropped to a multiple of 4 (right/bottom), the LR image is
@@ -115,11 +116,17 @@ def evaluate_model(model, pairs) -> dict:
 
 
 def markdown(report: dict) -> str:
-    sets, results, m = report["sets"], report["results"], report["machine"]
+    sets, m = report["sets"], report["machine"]
+    # bicubic, then this project's models, then the peers
+    order = sorted(report["results"], key=lambda k: (k != "bicubic", k.startswith("peer:")))
+    results = {k: report["results"][k] for k in order}
+    runs = [*report.get("earlier_runs", []), {"argv": report["argv"], "machine": m}]
+    produced = "; ".join(f"`python -m train.benchmark {' '.join(r['argv'])}` ({r['machine']['date'][:10]})"
+                         for r in runs)
     lines = ["# 4x benchmark", "",
              f"Y-PSNR (dB) / SSIM, mean over images; BT.601 luma of 8-bit images, {SCALE}-pixel border removed; "
              "LR = Pillow bicubic 4x downscale of the HR image cropped to a multiple of 4; whole images, no tiling. "
-             "Produced by `python -m train.benchmark " + " ".join(report["argv"]) + "`.", "",
+             f"Produced by {produced}.", "",
              "| model | parameters | " + " | ".join(sets) + " | published Set5 (paper, MATLAB bicubic) | s/image |",
              "|---|---:|" + "---|" * len(sets) + "---|---:|"]
     for label, r in results.items():
@@ -147,8 +154,12 @@ def markdown(report: dict) -> str:
               f"torch threads {m['torch_threads']}, CUDA: {m['cuda']}",
               f"- torch {m['torch']}, Python {m['python']}, {m['platform']}",
               f"- load average at start: {m['load_average_at_start']}",
-              f"- git commit {m['git_commit']}, {m['date']}", ""]
-    return "\n".join(lines)
+              f"- git commit {m['git_commit']}, {m['date']}"]
+    for r in report.get("earlier_runs", []):
+        lines.append(f"- rows kept from an earlier run (`{' '.join(r['argv'])}`): git commit "
+                     f"{r['machine']['git_commit']}, {r['machine']['date']}, load average "
+                     f"{r['machine']['load_average_at_start']}")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -161,6 +172,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="also evaluate the checkpoint folder PATH under the label NAME (repeatable)")
     parser.add_argument("--no-peers", action="store_true", help="skip ../shared/peers")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the rows of an existing --out/benchmark.json, adding or replacing the ones "
+                             "measured now (same --sets required)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -184,10 +198,17 @@ def main(argv: list[str] | None = None) -> dict:
               "results": {}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.update and (out / "benchmark.json").is_file():
+        old = json.loads((out / "benchmark.json").read_text())
+        if old["sets"] != sets:
+            raise SystemExit(f"--update: {out / 'benchmark.json'} has sets {old['sets']}, not {sets}")
+        report["results"] = {k: v for k, v in old["results"].items() if k not in {label for label, _ in entries}}
+        report["earlier_runs"] = old.get("earlier_runs", []) + [{"argv": old["argv"], "machine": old["machine"]}]
     for label, loader in entries:
         model = loader()
         model.eval()
-        report["results"][label] = {"parameters": count_parameters(model), "sets": {}}
+        report["results"][label] = {"parameters": count_parameters(model), "measured": datetime.now(
+            timezone.utc).isoformat(timespec="seconds"), "sets": {}}
         for s in sets:
             t = time.time()
             r = evaluate_model(model, pairs[s])
