@@ -12,16 +12,21 @@ so training, ``state_dict()`` and ``save_pretrained`` keep working on it.
   folded through its pointwise part (the BatchNorm sees the pointwise output).
 * :func:`phase_tail`: the last sub-pixel stage of an SRResNet-style upsampler
   (conv to 4C channels, pixel shuffle 2, activation) followed by a k x k tail
-  convolution to a few channels becomes "conv to 4C, activation, one
-  ceil(k/2)*2-1 ... convolution on the 2x2 phases, pixel shuffle of the 3x4
-  outputs". The big 64-channel full-resolution map is never built, and the
-  tail convolution gets 12 output channels instead of 3 (CPU convolution
-  kernels vectorise over output channels and waste 13 of 16 lanes on 3).
-  A separable tail is first merged into one dense convolution.
-* channels-last memory format (oneDNN's convolutions are 2-3x faster in NHWC
-  on CPU; measured by ``python -m benchmarks.run``).
-* optional ``torch.compile`` and, on CUDA, float16/bfloat16 weights (the
-  caller falls back to float32 where they overflow; see ``inference.py``).
+  convolution to a few channels becomes: conv to 4C, activation (per phase),
+  one convolution from the 4C phase channels to the 4 x 3 output phases
+  (5 x 5 for a 9 x 9 tail), pixel shuffle of that 12-channel map. The
+  64-channel full-resolution map is never built, and the tail convolution
+  gets 12 output channels instead of 3 (oneDNN's CPU kernels vectorise over
+  output channels and waste 13 of 16 lanes on 3: the 9 x 9 tail took a third
+  of SRResNet's time). A separable tail is first merged into one dense
+  convolution.
+* channels-last memory format (oneDNN's dense 3 x 3 convolutions are about
+  2.5x faster in NHWC than in NCHW on CPU).
+* optional ``torch.compile``; low precision (float16/bfloat16) is applied by
+  ``inference.py`` through ``torch.autocast``, with a float32 fallback.
+
+:func:`tune_malloc` (opt-in, process-wide) makes glibc reuse freed memory;
+the CLI turns it on. ``python -m benchmarks.run`` measures every step.
 """
 
 from __future__ import annotations
@@ -330,6 +335,23 @@ def phase_tail(model: nn.Module) -> int:
 
 # --- everything together ---------------------------------------------------------------------------
 
+def channels_last_pays(model: nn.Module) -> bool:
+    """True when most convolution weights sit in layers with >= 16 input (per group) and output channels.
+
+    NHWC kernels vectorise over channels: they win on SRResNet's, SRCNN's and
+    VDSR's 32-64 channel layers and lose on FSRCNN's 1-12 channel ones
+    (``benchmarks.run``, models table).
+    """
+    wide = total = 0
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            n = m.weight.numel()
+            total += n
+            if m.in_channels // m.groups >= 16 and m.out_channels >= 16:
+                wide += n
+    return total > 0 and wide * 2 > total
+
+
 def prepare_for_inference(model: nn.Module, *, fuse: bool = True, tail: bool = True,
                           channels_last: bool | None = None, dtype: torch.dtype | None = None,
                           compile: bool = False) -> nn.Module:
@@ -340,7 +362,8 @@ def prepare_for_inference(model: nn.Module, *, fuse: bool = True, tail: bool = T
         fuse: fold BatchNorm into the convolutions (:func:`fuse_for_inference`).
         tail: rewrite the sub-pixel tail in the phase domain (:func:`phase_tail`); checked on a
             small probe input, and dropped if the outputs do not agree.
-        channels_last: NHWC weights (the caller feeds NHWC inputs); None: on for CPU and CUDA.
+        channels_last: NHWC weights (the caller feeds NHWC inputs); None: on for CPU and CUDA
+            where :func:`channels_last_pays`.
         dtype: cast the weights (e.g. ``torch.float16`` on CUDA); None keeps them.
         compile: wrap the result in ``torch.compile`` (slow first call).
     """
@@ -364,7 +387,7 @@ def prepare_for_inference(model: nn.Module, *, fuse: bool = True, tail: bool = T
                 log.debug("phase-domain tail rewrite skipped: %s", err)
     device = next(out.parameters()).device
     if channels_last is None:
-        channels_last = device.type in ("cpu", "cuda")
+        channels_last = device.type in ("cpu", "cuda") and channels_last_pays(out)
     if channels_last:
         out = out.to(memory_format=torch.channels_last)
     if dtype is not None:
