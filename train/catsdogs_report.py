@@ -188,7 +188,7 @@ def markdown(report: dict) -> str:
              f"Test set: {report['data']['test']} ({report['data']['n_test']} photos; never used for "
              f"training or model selection). SR model: `{report['sr']['sr_model']}`"
              + (f" (sha256 {report['sr'].get('sr_weights_sha256', '')[:12]}, iterations "
-                f"{report['sr'].get('iterations', '?')}; read from the copy `{report['sr'].get('sr_weights')}`)"
+                f"{report['sr'].get('iterations', '?')}; weights read from `{report['sr'].get('sr_weights')}`)"
                 if report['sr'].get('sr_weights') else "")
              + ".", ""]
     lines += [f"Inputs: **hr** = photo resized directly to 128x128 (Pillow bicubic); **bicubic** = its 32x32 "
