@@ -8,13 +8,8 @@ Skipped only when /usr/bin/chromium is missing (``bash run.sh test`` installs it
 from __future__ import annotations
 
 import math
-import os
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,17 +17,15 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.app_server import running_app  # noqa: E402
 PHOTO = REPO_ROOT / "demo" / "examples" / "bird_bsd100.png"
 TIMEOUT_MS = 120_000  # generous: the machine may be busy
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"{CHROMIUM} not found (install it with: apt-get install -y chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,36 +34,10 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("app_browser")
     for sub in ("weights", "tmp", "gradio"):
         (root / sub).mkdir()
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "SR_WEIGHTS_DIR": str(root / "weights"), "SR_DEVICE": "cpu",
-           "TMPDIR": str(root / "tmp"), "GRADIO_TEMP_DIR": str(root / "gradio")}
-    env.pop("SR_HUB_REPO", None)
-    log = root / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"app.py did not start:\n{log.read_text()[-3000:]}") from None
-                time.sleep(0.5)
+    env = {"SR_WEIGHTS_DIR": str(root / "weights"), "SR_DEVICE": "cpu", "TMPDIR": str(root / "tmp"),
+           "GRADIO_TEMP_DIR": str(root / "gradio")}
+    with running_app(root / "server.log", env, timeout=120) as (_, url):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,7 @@ always stopped at the end. No network: everything is on 127.0.0.1.
 from __future__ import annotations
 
 import math
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -29,31 +24,12 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import sr_core  # noqa: E402
+from benchmarks.app_server import running_app  # noqa: E402
 from sr_core.io import to_tensor  # noqa: E402
 
 EXAMPLES = REPO_ROOT / "demo" / "examples"
 MAX_PIXELS = 200_000
 STARTUP_TIMEOUT = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = STARTUP_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"app.py did not answer on {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -66,27 +42,10 @@ def server(tmp_path_factory):
                             name="srresnet")
     for sub in ("tmp", "gradio"):
         (root / sub).mkdir()
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "SR_WEIGHTS_DIR": str(weights), "SR_APP_MAX_PIXELS": str(MAX_PIXELS),
-           "SR_DEVICE": "cpu", "TMPDIR": str(root / "tmp"), "GRADIO_TEMP_DIR": str(root / "gradio"),
-           "PYTHONUNBUFFERED": "1"}
-    env.pop("SR_HUB_REPO", None)
-    log = root / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(url, proc, log)
+    env = {"SR_WEIGHTS_DIR": str(weights), "SR_APP_MAX_PIXELS": str(MAX_PIXELS), "SR_DEVICE": "cpu",
+           "TMPDIR": str(root / "tmp"), "GRADIO_TEMP_DIR": str(root / "gradio")}
+    with running_app(root / "server.log", env, timeout=STARTUP_TIMEOUT) as (_, url):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

@@ -184,7 +184,7 @@ def plot_examples(test, views: dict, probs: dict, idx: list[int], path: Path, mi
 
 
 def markdown(report: dict) -> str:
-    lines = [f"# Cat vs dog: does super-resolution help the classifier?", "",
+    lines = ["# Cat vs dog: does super-resolution help the classifier?", "",
              f"Test set: {report['data']['test']} ({report['data']['n_test']} photos; never used for "
              f"training or model selection). SR model: `{report['sr']['sr_model']}`"
              + (f" (sha256 {report['sr'].get('sr_weights_sha256', '')[:12]}, iterations "
