@@ -75,7 +75,7 @@ class TrainConfig:
     # data
     data_root: str = ""                    # default: SR_DATA_ROOT or ../shared/data
     train_dirs: str = "sr_train"           # comma-separated, relative to data_root
-    val_set: str = "Set5"                  # folder under sr_benchmark/ (validation only)
+    val_set: str = "Set5"                  # folder under sr_benchmark/, or a path to HR images (validation only)
     crop_size: int = 96
     degradation: str = "bicubic"           # or "blur" (training and validation LR alike)
     blur_sigma: float = 1.6
@@ -297,7 +297,8 @@ def plot_curves(run_dir: Path) -> None:
 
 def validation_pairs(cfg: TrainConfig, data_root: Path) -> list:
     """``(name, lr, hr)`` of ``val_set``, LR made with the training degradation (bicubic or blur)."""
-    hr_dir = data_root / "sr_benchmark" / cfg.val_set / "HR"
+    # a benchmark name (Set5) or a folder of HR images (a path, absolute or relative to data_root)
+    hr_dir = data_root / cfg.val_set if "/" in cfg.val_set else data_root / "sr_benchmark" / cfg.val_set / "HR"
     if not cfg.val_crop:
         return load_eval_set(hr_dir, cfg.scale, cfg.degradation, cfg.blur_sigma)
     pairs = []

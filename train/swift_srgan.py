@@ -4,6 +4,8 @@
     python -m train.swift_srgan --stage=gan             # 2. GAN fine-tuning    -> runs/swift_srgan
     python -m train.swift_srgan --stage=gan --recipe=official   # the released code's loss weights (mobilenet_v2)
     python -m train.swift_srgan --stage=gan --resume
+    python -m train.swift_srgan --recipe=cpu            # what ships: 1. the CPU pixel stage (see RECIPES)
+    python -m train.swift_srgan --recipe=cpu-gan        #             2. the CPU GAN stage
 
 The generator is the ``swift-srgan`` preset: ``sr_core.nets.SRResNet`` with
 ``conv="separable"`` (every convolution a depthwise k x k followed by a
@@ -66,6 +68,14 @@ class SwiftSRGANConfig(TrainConfig):
 
 RECIPES = {
     "default": {},
+    # What ships (two CPU cores): the pixel stage with the shipped SRResNet's settings (L1, lr 2e-4 with
+    # cosine decay, 64 px crops), then a short GAN stage with train.srgan's cpu settings (batch 8 of 96 px,
+    # 0.1 x L1 anchoring the colours instead of the released code's MSE weight 1).
+    "cpu": dict(loss="l1", lr=1e-3, schedule="cosine", crop_size=64, max_iters=40_000, workers=1,
+                half_weights=True),
+    "cpu-gan": dict(stage="gan", name="swift_srgan_cpu", init_from="runs/swift_srgan_pixel/weights", loss="l1",
+                    pixel_weight=0.1, lr=1e-4, crop_size=96, batch_size=8, max_iters=10_000, workers=1,
+                    half_weights=True, log_every=50, val_every=250, ckpt_every=125),
     "official": dict(content_backbone="mobilenet_v2", content_scale=1.0, content_weight=6e-3, pixel_weight=1.0,
                      adv_weight=1e-3, tv_weight=2e-8, optimizer="adamw", lr=1e-3, weight_decay=0.01),
 }
