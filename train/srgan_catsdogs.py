@@ -68,7 +68,7 @@ def train(argv: list[str]) -> dict:
     train_dir = export_hr("train", hr_dir / "train", data_root=opts.get("data_root")).resolve()
     val_dir = export_hr("val", hr_dir / "val", limit=VAL_IMAGES, data_root=opts.get("data_root")).resolve()
     recipe = dict(RECIPES["cpu"], name="srgan_catsdogs", model="srgan-catsdogs", init_from="srgan",
-                  train_dirs=str(train_dir), val_set=str(val_dir), max_iters=1000, val_every=100, ckpt_every=50)
+                  train_dirs=str(train_dir), val_set=str(val_dir), max_iters=400, val_every=50, ckpt_every=25)
     if "--tiny" in argv:  # --tiny's own sizes win (a tiny generator cannot start from the shipped srgan)
         recipe = {k: v for k, v in recipe.items() if k not in TINY or k == "val_set"}
     defaults = [f"--{k}={v}" for k, v in recipe.items() if not any(a.startswith(f"--{k}=") for a in argv)]
