@@ -25,6 +25,21 @@ from .benchmark import SETS, evaluate_model, machine_info
 from .common import read_metrics
 
 
+def _short(path: str) -> str:
+    """A path relative to the working folder when it is below it (no machine-specific prefix in model cards)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def data_line(train_dirs: str) -> str:
+    if train_dirs == "sr_train":
+        return ("`sr_train` under the data root (`../shared/data`: BSDS200, T91 and Sun-Hays 80, see its "
+                "SOURCES.md)")
+    return ", ".join(f"`{_short(d)}`" for d in train_dirs.split(","))
+
+
 def describe(cfg: dict) -> str:
     h = cfg["hparams"]
     if cfg["arch"] == "srcnn":
@@ -42,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run", type=Path, help="run folder (holds weights/, metrics.jsonl, config.json)")
     parser.add_argument("name", help="model name to ship as (weights/<name>/)")
     parser.add_argument("--note", default="", help="a sentence for the model card")
+    parser.add_argument("--data", default="", help="the model card's description of the training data")
     parser.add_argument("--sets", default=",".join(SETS))
     args = parser.parse_args(argv)
 
@@ -65,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = {k: v for k, v in src_cfg.items() if k not in ("format_version", "arch", "hparams", "scale", "io", "dtype")}
     meta.update(name=args.name, metrics={"protocol": "Y-PSNR/SSIM, 4-px border, LR by Pillow bicubic", **results},
                 run=str(args.run), train_seconds=round(seconds))
+    meta = json.loads(json.dumps(meta).replace(str(Path.cwd().resolve()) + "/", ""))  # no machine-specific paths
     save_pretrained(model, out, half=True, **meta)
     machine = machine_info()
     recipe = {k: training[k] for k in ("model", "stage", "loss", "lr", "schedule", "max_iters", "batch_size",
@@ -72,22 +89,26 @@ def main(argv: list[str] | None = None) -> None:
                                        "pixel_weight", "init_from", "train_dirs", "degradation", "seed")
               if k in training and (training.get("stage") == "gan" or k not in
                                     ("content_backbone", "content_weight", "adv_weight", "pixel_weight"))}
+    if "train_dirs" in recipe:
+        recipe["train_dirs"] = ",".join(_short(d) for d in recipe["train_dirs"].split(","))
     last_val = val_rows[-1] if val_rows else {}
+    val_name = str(last_val.get("set", training.get("val_set", "Set5")))
+    val_name = val_name if "/" not in val_name else f"the images in `{_short(val_name)}`"
     card = [f"# {args.name}", "",
             f"{describe(model.config)}; {count_parameters(model):,} parameters; 4x; RGB [0, 1] in and out.", ""]
     if args.note:
         card += [args.note, ""]
     card += ["## Training", "",
-             f"- Data: `{training.get('train_dirs', '?')}` under the data root (`../shared/data`: BSDS200, T91 and "
-             f"Sun-Hays 80, see its SOURCES.md), random crops, LR by {training.get('degradation', 'bicubic')} "
-             f"downscaling on the fly.",
+             f"- Data: {args.data or data_line(training.get('train_dirs', '?'))}, random crops, LR by "
+             f"{training.get('degradation', 'bicubic')} downscaling on the fly.",
              f"- Iterations: {iterations} (of a {training.get('max_iters', '?')}-iteration schedule; weights saved "
              f"as float16).",
              f"- Wall time: {seconds / 3600:.2f} h on {machine['cpu']} ({machine['usable_cores']} cores, no GPU), a "
              f"machine shared with other jobs during training.",
              f"- Recipe: `{json.dumps(recipe)}`",
-             f"- Last validation during training: Set5 {last_val.get('psnr', float('nan')):.3f} dB at iteration "
-             f"{last_val.get('iter', '?')} (Set5 guided training; BSD100 was never looked at while training).", "",
+             f"- Last validation during training: {val_name} {last_val.get('psnr', float('nan')):.3f} dB at "
+             f"iteration {last_val.get('iter', '?')} ({val_name} guided training; BSD100 was never looked at "
+             f"while training).", "",
              "## Results (4x, Y-PSNR dB / SSIM, 4-pixel border, LR by Pillow bicubic)", "",
              "| set | PSNR | SSIM |", "|---|---:|---:|"]
     card += [f"| {k} | {v['psnr']:.2f} | {v['ssim']:.4f} |" for k, v in results.items()]
