@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -305,6 +306,10 @@ def run(cfg: ReportConfig) -> dict:
               "sr": sr_info, "psnr": quality, "classifiers": list(models), "missing": missing,
               "classifier_info": info, "results": results, "mcnemar": tests, "warnings": warnings,
               "seconds": round(time.time() - t0, 1)}
+    # paths relative to the working folder, so the report holds no machine-specific prefix
+    root = Path(data_root).resolve()
+    text = json.dumps(report).replace(str(root), os.path.relpath(root))
+    report = json.loads(text.replace(str(Path.cwd().resolve()) + "/", ""))
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown(report))
     return report
