@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -33,7 +32,8 @@ import torch
 from sr_core import config as sr_config
 from sr_core.classifier import LABELS, classification_metrics, load_classifier, mcnemar_p
 
-from .catsdogs import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
+from .catsdogs import (load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled,
+                       without_machine_paths)
 from .common import parse_overrides
 
 INPUTS = ("hr", "bicubic", "sr")
@@ -306,10 +306,7 @@ def run(cfg: ReportConfig) -> dict:
               "sr": sr_info, "psnr": quality, "classifiers": list(models), "missing": missing,
               "classifier_info": info, "results": results, "mcnemar": tests, "warnings": warnings,
               "seconds": round(time.time() - t0, 1)}
-    # paths relative to the working folder, so the report holds no machine-specific prefix
-    root = Path(data_root).resolve()
-    text = json.dumps(report).replace(str(root), os.path.relpath(root))
-    report = json.loads(text.replace(str(Path.cwd().resolve()) + "/", ""))
+    report = without_machine_paths(report, data_root)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown(report))
     return report

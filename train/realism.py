@@ -36,7 +36,7 @@ from sr_core import config as sr_config
 from sr_core.classifier import roc_auc, wilson_interval
 from sr_core.training import seed_everything
 
-from .catsdogs import load_split, snapshot_sr_weights, sr_model_id, to_float, upscaled
+from .catsdogs import load_split, snapshot_sr_weights, sr_model_id, to_float, upscaled, without_machine_paths
 from .common import parse_overrides
 
 
@@ -182,6 +182,7 @@ def run(cfg: RealismConfig) -> dict:
               "photos": f"{data_root}/cats_dogs/val ({len(photos)} photos; half shown real, half generated; "
                         f"{cfg.train_fraction:.0%} of each train the CNN, the rest test it)",
               "results": results, "seconds": round(time.time() - t0, 1)}
+    report = without_machine_paths(report, data_root)
     (out / "realism.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = ["# Realism check: real HR vs generated x4 upscales", "",
              f"Photos: {report['photos']}. A fresh small CNN per generator; lower accuracy = harder to tell "
