@@ -100,16 +100,6 @@ def load_split(split: str, data_root: str | Path | None = None, seed: int = 0, s
     return out
 
 
-def without_machine_paths(report: dict, data_root: str | Path) -> dict:
-    """``report`` with the data root written relative to the working folder and paths inside it made relative,
-    so a committed report holds no machine-specific prefix."""
-    import os
-
-    root = Path(data_root).resolve()
-    text = json.dumps(report).replace(str(root), os.path.relpath(root))
-    return json.loads(text.replace(str(Path.cwd().resolve()) + "/", ""))
-
-
 def to_float(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255)
 

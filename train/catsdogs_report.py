@@ -32,9 +32,8 @@ import torch
 from sr_core import config as sr_config
 from sr_core.classifier import LABELS, classification_metrics, load_classifier, mcnemar_p
 
-from .catsdogs import (load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled,
-                       without_machine_paths)
-from .common import parse_overrides
+from .catsdogs import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
+from .common import parse_overrides, without_machine_paths
 
 INPUTS = ("hr", "bicubic", "sr")
 INPUT_TITLES = {"hr": "HR 128", "bicubic": "bicubic x4 of 32", "sr": "SR x4 of 32"}

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import math
 import signal
 import sys
@@ -193,6 +194,16 @@ def parse_overrides(cfg, argv: list[str]):
             if key not in given and key in fields:
                 setattr(cfg, key, value)
     return cfg
+
+
+def without_machine_paths(report: dict, data_root: str | Path | None = None) -> dict:
+    """``report`` (JSON-able) with paths below the working folder made relative to it, and the data root (if
+    given) written relative to it, so a committed report or config holds no machine-specific prefix."""
+    text = json.dumps(report)
+    if data_root is not None:
+        root = Path(data_root).resolve()
+        text = text.replace(str(root), os.path.relpath(root))
+    return json.loads(text.replace(str(Path.cwd().resolve()) + "/", ""))
 
 
 def lr_factor(cfg: TrainConfig, it: int) -> float:

@@ -36,8 +36,8 @@ from sr_core import config as sr_config
 from sr_core.classifier import roc_auc, wilson_interval
 from sr_core.training import seed_everything
 
-from .catsdogs import load_split, snapshot_sr_weights, sr_model_id, to_float, upscaled, without_machine_paths
-from .common import parse_overrides
+from .catsdogs import load_split, snapshot_sr_weights, sr_model_id, to_float, upscaled
+from .common import parse_overrides, without_machine_paths
 
 
 @dataclass

@@ -22,7 +22,7 @@ from sr_core.data import load_eval_set
 from sr_core.nets import count_parameters
 
 from .benchmark import SETS, evaluate_model, machine_info
-from .common import read_metrics
+from .common import read_metrics, without_machine_paths
 
 
 def _short(path: str) -> str:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = {k: v for k, v in src_cfg.items() if k not in ("format_version", "arch", "hparams", "scale", "io", "dtype")}
     meta.update(name=args.name, metrics={"protocol": "Y-PSNR/SSIM, 4-px border, LR by Pillow bicubic", **results},
                 run=str(args.run), train_seconds=round(seconds))
-    meta = json.loads(json.dumps(meta).replace(str(Path.cwd().resolve()) + "/", ""))  # no machine-specific paths
+    meta = without_machine_paths(meta)
     save_pretrained(model, out, half=True, **meta)
     machine = machine_info()
     recipe = {k: training[k] for k in ("model", "stage", "loss", "lr", "schedule", "max_iters", "batch_size",
