@@ -18,8 +18,10 @@ so training, ``state_dict()`` and ``save_pretrained`` keep working on it.
   64-channel full-resolution map is never built, and the tail convolution
   gets 12 output channels instead of 3 (oneDNN's CPU kernels vectorise over
   output channels and waste 13 of 16 lanes on 3: the 9 x 9 tail took a third
-  of SRResNet's time). A separable tail is first merged into one dense
-  convolution.
+  of SRResNet's time). Only where it does not multiply the work: a separable
+  tail (Swift-SRGAN's) would first be merged into one dense convolution with
+  3.6x its multiply-accumulates, which measured slower, so it is left alone
+  unless asked for (``phase_tail(model, max_mac_ratio=None)``).
 * channels-last memory format (oneDNN's dense 3 x 3 convolutions are about
   2.5x faster in NHWC than in NCHW on CPU).
 * optional ``torch.compile``; low precision (float16/bfloat16) is applied by
@@ -299,26 +301,47 @@ def _tail_convertible(tail: nn.Module, max_out: int = 8) -> bool:
         and all(c.stride == (1, 1) and c.dilation == (1, 1) for c in parts)
 
 
-def _rewrite(up: nn.Module, tail: nn.Module) -> tuple[nn.Module, nn.Module] | None:
+def _mac_ratio(tail: nn.Module) -> float:
+    """Multiply-accumulates per output pixel of the phase-domain tail over those of ``tail`` itself."""
+    weight, _ = _dense_weight(tail)
+    o, c, k, _ = weight.shape
+    kp = 2 * math.ceil((k // 2) / 2) + 1
+    phase = (4 * c) * (4 * o) * kp * kp / 4                   # 4C -> 4O channels at a quarter of the pixels
+    if isinstance(tail, SeparableConv2d):
+        own = c * k * k + c * o
+    else:
+        own = c * o * k * k
+    return phase / own
+
+
+def _rewrite(up: nn.Module, tail: nn.Module, max_mac_ratio: float | None) -> tuple[nn.Module, nn.Module] | None:
     parts = _up_parts(up)
     if parts is None or not _tail_convertible(tail):
+        return None
+    if max_mac_ratio is not None and _mac_ratio(tail) > max_mac_ratio:
         return None
     conv, act = parts
     ref = next(tail.parameters())
     return _NoShuffle(conv, act), PhaseTail(tail).to(ref.device, ref.dtype)
 
 
-def phase_tail(model: nn.Module) -> int:
+def phase_tail(model: nn.Module, max_mac_ratio: float | None = 1.5) -> int:
     """Rewrite (in place) every 'sub-pixel block then small conv' pair into its phase-domain form.
 
     Covers ``SRResNet`` (``upsample[-1]`` + ``tail``) and ``nn.Sequential``
     chains of the same shape (e.g. a peer's ``block8``). Returns how many
     pairs were rewritten. The caller checks the result against the original.
+
+    Args:
+        model: the network, rewritten in place.
+        max_mac_ratio: skip a pair whose phase-domain tail needs more than this many times the
+            multiply-accumulates of the original tail (a dense 9 x 9 tail: 1.23x, rewritten; a
+            separable one: 3.6x, skipped); None rewrites every pair that fits.
     """
     done = 0
     up_seq, tail = getattr(model, "upsample", None), getattr(model, "tail", None)
     if isinstance(up_seq, nn.Sequential) and len(up_seq) and tail is not None:
-        new = _rewrite(up_seq[-1], tail)
+        new = _rewrite(up_seq[-1], tail, max_mac_ratio)
         if new is not None:
             up_seq[-1], model.tail = new
             done += 1
@@ -326,7 +349,7 @@ def phase_tail(model: nn.Module) -> int:
         if isinstance(module, nn.Sequential):
             keys = list(module._modules)
             for a, b in zip(keys, keys[1:]):
-                new = _rewrite(module._modules[a], module._modules[b])
+                new = _rewrite(module._modules[a], module._modules[b], max_mac_ratio)
                 if new is not None:
                     module._modules[a], module._modules[b] = new
                     done += 1

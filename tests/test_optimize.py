@@ -108,12 +108,20 @@ def test_plain_conv_bn_attribute_pairs_are_found_by_tracing():
 @pytest.mark.parametrize("scale", [2, 4, 8])
 def test_phase_domain_tail_matches(conv, scale):
     model = _net(conv, norm="none", scale=scale)
-    rewritten = prepare_for_inference(model, channels_last=False)
+    rewritten = prepare_for_inference(model, tail=False, channels_last=False)
+    assert phase_tail(rewritten, max_mac_ratio=None) == 1
     assert _count(rewritten, PhaseTail) == 1
     assert _count(rewritten, nn.PixelShuffle) == _count(model, nn.PixelShuffle)  # moved to the 3-channel output
     x = _tensor(13, 11)
     with torch.inference_mode():
         assert _max_diff(rewritten(x), model(x)) <= 1e-4
+
+
+@pytest.mark.parametrize("conv, expected", [("standard", 1), ("separable", 0)])
+def test_phase_tail_only_where_it_does_not_multiply_the_work(conv, expected):
+    # a dense 9x9 tail costs 1.23x in the phase domain (rewritten); a separable one 3.6x (left alone)
+    model = _net(conv, norm="none", scale=4)
+    assert _count(prepare_for_inference(model, channels_last=False), PhaseTail) == expected
 
 
 def test_phase_tail_single_slope_prelu_and_plain_sequential():
