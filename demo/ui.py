@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import gradio as gr
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from . import callbacks, models
 
@@ -42,6 +42,15 @@ CSS = """
 LAUNCH_KWARGS = {"css": CSS}
 
 
+def _unreadable_reason(err: Exception) -> str:
+    """Why an upload could not be decoded, in words rather than an exception class name."""
+    if isinstance(err, UnidentifiedImageError):
+        return "it is empty or not in an image format this app reads"
+    if isinstance(err, (OSError, SyntaxError, ValueError)):  # Pillow's truncated / corrupt data errors
+        return "the file is truncated or corrupt"
+    return "the file could not be decoded"
+
+
 def upload_image(**kwargs) -> gr.Image:
     """A ``gr.Image`` whose upload step reports an unreadable file as a ``gr.Error`` (a clear message in the UI)
     instead of a generic failure.
@@ -60,7 +69,7 @@ def upload_image(**kwargs) -> gr.Image:
         except Image.DecompressionBombError:
             raise callbacks.too_many_pixels(None) from None
         except Exception as err:
-            raise gr.Error(f"Could not read the uploaded file as an image ({type(err).__name__}). "
+            raise gr.Error(f"Could not read the uploaded file as an image: {_unreadable_reason(err)}. "
                            "Upload a PNG, JPEG, WebP, BMP, TIFF or GIF file.", print_exception=False) from None
 
     component.preprocess = safe_preprocess

@@ -226,9 +226,13 @@ def test_upload_component_turns_unreadable_uploads_into_gr_error(tmp_path):
 
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
     component = ui.upload_image(type="filepath", image_mode=None)
-    with pytest.raises(gr.Error, match="Could not read the uploaded file"):
-        component.preprocess(ImageData(path=str(bad), orig_name="notes.png"))
+    for path in (bad, empty):
+        with pytest.raises(gr.Error, match="Could not read the uploaded file as an image: it is empty or not") as info:
+            component.preprocess(ImageData(path=str(path), orig_name=path.name))
+        assert "Error" not in str(info.value)  # no exception class names in what the user reads
 
 
 def test_compare_bad_preset_and_tiny_image():
