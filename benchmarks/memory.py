@@ -6,7 +6,9 @@
 ``upscale``: ``sr_core.upscale`` of a size x size photo (a real photo from the
 shared data, cropped square and resized with Pillow), the way the CLI runs it
 (``--via-tensor``: the whole float32 output first, as before row bands);
-reports the process's peak resident memory (``ru_maxrss`` and ``VmHWM``).
+reports the process's peak resident memory (``VmHWM``; ``ru_maxrss`` too, but
+on Linux that includes the resident size of the parent at ``fork``, carried
+across ``exec``, so ``benchmarks.run`` reports ``VmHWM``).
 ``forward``: one tile of tile x tile input pixels through ``upscale_tensor``
 (no tiling), reporting the peak *increase* over the resident memory before it
 (``/proc/self/clear_refs`` resets the high-water mark), per input pixel, to
