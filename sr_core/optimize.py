@@ -303,14 +303,11 @@ def _tail_convertible(tail: nn.Module, max_out: int = 8) -> bool:
 
 def _mac_ratio(tail: nn.Module) -> float:
     """Multiply-accumulates per output pixel of the phase-domain tail over those of ``tail`` itself."""
-    weight, _ = _dense_weight(tail)
-    o, c, k, _ = weight.shape
+    first = tail.depthwise if isinstance(tail, SeparableConv2d) else tail
+    c, o, k = first.in_channels, _out_channels(tail), first.kernel_size[0]
     kp = 2 * math.ceil((k // 2) / 2) + 1
     phase = (4 * c) * (4 * o) * kp * kp / 4                   # 4C -> 4O channels at a quarter of the pixels
-    if isinstance(tail, SeparableConv2d):
-        own = c * k * k + c * o
-    else:
-        own = c * o * k * k
+    own = c * k * k + c * o if isinstance(tail, SeparableConv2d) else c * o * k * k
     return phase / own
 
 
