@@ -137,7 +137,7 @@ def jobs(tmp_path_factory):
         "killed": lambda: _kill_chain(r),
         "kill_reference": lambda: r.run("srresnet", "--name=kill_reference", f"--max_iters={KILL_ITERS}",
                                         "--deterministic", "--val_every=1000"),
-        "srgan": lambda: r.run("srgan", "--max_iters=4", "--name=srgan", "--deterministic"),
+        "srgan": lambda: r.run("srgan", "--max_iters=4", "--name=srgan", "--deterministic", "--snapshots"),
         "srgan_resumed": lambda: (r.run("srgan", "--max_iters=4", "--stop_at=2", "--name=srgan_resumed",
                                         "--deterministic"),
                                   r.run("srgan", "--max_iters=4", "--name=srgan_resumed", "--deterministic",
@@ -228,6 +228,30 @@ def test_srgan_tiny(jobs):
     # lr is the one the next iteration uses)
     assert [row["lr"] for row in train] == pytest.approx([1e-4, 1e-5, 1e-5, 1e-5])
     assert not any("depthwise" in k for k in state["discriminator"])
+
+
+def test_gan_snapshots_and_shipping_one(jobs, tmp_path, monkeypatch):
+    """--snapshots keeps the weights of every validation point; train.ship --weights ships one of them, with the
+    iteration, wall time and validation of that snapshot on its card (not the run's last)."""
+    from safetensors.torch import load_file
+
+    from train import ship
+
+    jobs["srgan"].result()
+    run_dir = jobs["runner"].dir("srgan")
+    snaps = sorted(p.name for p in (run_dir / "snapshots").iterdir())
+    assert snaps == ["0000002", "0000004"]  # --tiny validates every 2 iterations
+    _assert_same_tensors(load_file(str(run_dir / "snapshots" / "0000004" / "model.safetensors")), _weights(run_dir))
+    early = load_file(str(run_dir / "snapshots" / "0000002" / "model.safetensors"))
+    assert any(not torch.equal(early[k], v) for k, v in _weights(run_dir).items())
+
+    monkeypatch.setenv("SR_WEIGHTS_DIR", str(tmp_path))
+    ship.main([str(run_dir), "tiny-gan", "--weights", str(run_dir / "snapshots" / "0000002"), "--sets", "Set5"])
+    shipped = json.loads((tmp_path / "tiny-gan" / "config.json").read_text())
+    assert shipped["iterations"] == 2 and set(shipped["metrics"]) == {"protocol", "Set5"}
+    val = [r for r in _metrics(run_dir) if r["kind"] == "val" and r["iter"] == 2][0]
+    card = (tmp_path / "tiny-gan" / "README.md").read_text()
+    assert f"Set5 {val['psnr']:.3f} dB at iteration 2 " in card and "--weights" in card
 
 
 def test_swift_srgan_two_stages(jobs):
@@ -325,6 +349,13 @@ def test_overrides_recipes_and_stage_defaults():
         parse_overrides(SRGANConfig(), ["--no_such_option=1"])
     cfg = SRGANConfig(max_iters=10)
     assert [lr_factor(cfg, i) for i in (0, 4, 5, 9)] == [1.0, 1.0, 0.1, 0.1]
+    # a warm restart: the schedule starts afresh at restart_at and spans restart_at..max_iters
+    restarted = SRGANConfig(max_iters=20, restart_at=10, schedule="cosine", lr=1e-4, min_lr=1e-6)
+    assert [lr_factor(restarted, i) for i in (10, 20)] == pytest.approx([1.0, 0.01])
+    assert lr_factor(restarted, 15) == pytest.approx(lr_factor(SRGANConfig(max_iters=10, schedule="cosine",
+                                                                           lr=1e-4, min_lr=1e-6), 5))
+    with pytest.raises(ValueError, match="restart_at"):
+        lr_factor(SRGANConfig(max_iters=10, restart_at=10, schedule="cosine"), 10)
     assert SRGAN_RECIPES["cpu"]["pixel_weight"] > 0 and SRGAN_RECIPES["paper"]["content_backbone"] == "vgg19"
 
     argv = ["--stage=gan", "--lr=3e-4"]

@@ -123,6 +123,10 @@ class TrainConfig:
     plot: bool = True                      # write curves.png at the end (--no-plot skips matplotlib)
     stop_at: int = 0                       # checkpoint and stop at this iteration (the lr schedule still
                                            # follows max_iters): train a long run in slices with --resume
+    restart_at: int = 0                    # step/cosine: the schedule starts afresh at this iteration and runs
+                                           # to max_iters (a warm restart, SGDR): continue a finished run
+    snapshots: bool = False                # also keep the weights of every validation point (runs/<name>/
+                                           # snapshots/<iter>/): GAN runs drift, pick one by its grid and PSNR
 
     def model_args(self) -> dict:
         args = {"scale": self.scale}
@@ -207,13 +211,17 @@ def without_machine_paths(report: dict, data_root: str | Path | None = None) -> 
 
 
 def lr_factor(cfg: TrainConfig, it: int) -> float:
+    """The lr multiplier at iteration ``it``; the schedule spans ``restart_at`` .. ``max_iters``."""
     if cfg.schedule == "constant":
         return 1.0
+    if not 0 <= cfg.restart_at < cfg.max_iters:
+        raise ValueError(f"restart_at={cfg.restart_at} must lie in [0, max_iters={cfg.max_iters})")
+    it, span = max(it - cfg.restart_at, 0), cfg.max_iters - cfg.restart_at
     if cfg.schedule == "step":
-        return 1.0 if it < cfg.max_iters // 2 else 0.1
+        return 1.0 if it < span // 2 else 0.1
     if cfg.schedule == "cosine":
         floor = cfg.min_lr / cfg.lr
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(it, cfg.max_iters) / cfg.max_iters))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(it, span) / span))
     raise ValueError(f"unknown schedule {cfg.schedule!r}")
 
 
@@ -453,9 +461,11 @@ def run(cfg: TrainConfig) -> dict:
             state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict(),
                          sched_d=sched_d.state_dict())
         save_state(state_path, state)
-        save_pretrained(generator, run_dir / "weights", half=cfg.half_weights, name=cfg.name,
-                        iterations=it, seed=cfg.seed, dataset=cfg.train_dirs, degradation=cfg.degradation,
-                        training=dataclasses.asdict(cfg))
+        export(run_dir / "weights", it)
+
+    def export(folder: Path, it: int) -> None:
+        save_pretrained(generator, folder, half=cfg.half_weights, name=cfg.name, iterations=it, seed=cfg.seed,
+                        dataset=cfg.train_dirs, degradation=cfg.degradation, training=dataclasses.asdict(cfg))
 
     def log(row: dict) -> None:
         if main_rank:
@@ -546,6 +556,8 @@ def run(cfg: TrainConfig) -> dict:
             log({"kind": "val", "iter": it, "set": cfg.val_set, "degradation": cfg.degradation,
                  "psnr": last["psnr"], "ssim": last["ssim"]})
             save_grid(generator, val_pairs[:3], run_dir / "grids" / f"{it:07d}.png", cfg.scale)
+            if cfg.snapshots:
+                export(run_dir / "snapshots" / f"{it:07d}", it)
             say(f"iter {it}: {cfg.val_set} PSNR {last['psnr']:.3f} dB, SSIM {last['ssim']:.4f}")
     for sig, handler in handlers.items():
         signal.signal(sig, handler)

@@ -59,14 +59,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", default="", help="a sentence for the model card")
     parser.add_argument("--data", default="", help="the model card's description of the training data")
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="ship these weights of the run instead of its last (e.g. RUN/snapshots/0000600)")
     args = parser.parse_args(argv)
 
-    model = load_model(args.run / "weights")
-    src_cfg = json.loads((args.run / "weights" / "config.json").read_text())
+    weights = args.weights or args.run / "weights"
+    model = load_model(weights)
+    src_cfg = json.loads((weights / "config.json").read_text())
     rows = read_metrics(args.run / "metrics.jsonl")
-    train_rows = [r for r in rows if r.get("kind") == "train"]
-    val_rows = [r for r in rows if r.get("kind") == "val"]
     iterations = src_cfg.get("iterations")
+    upto = iterations if isinstance(iterations, int) else float("inf")  # a snapshot: the log up to its iteration
+    train_rows = [r for r in rows if r.get("kind") == "train" and r.get("iter", 0) <= upto]
+    val_rows = [r for r in rows if r.get("kind") == "val" and r.get("iter", 0) <= upto]
     seconds = max((r.get("time", 0) for r in train_rows), default=0)
     training = src_cfg.get("training", {})
 
@@ -84,11 +88,12 @@ def main(argv: list[str] | None = None) -> None:
     meta = without_machine_paths(meta)
     save_pretrained(model, out, half=True, **meta)
     machine = machine_info()
+    gan_keys = ("content_backbone", "content_weight", "adv_weight", "pixel_weight")
     recipe = {k: training[k] for k in ("model", "stage", "loss", "lr", "schedule", "max_iters", "batch_size",
-                                       "crop_size", "content_backbone", "content_weight", "adv_weight",
-                                       "pixel_weight", "init_from", "train_dirs", "degradation", "seed")
-              if k in training and (training.get("stage") == "gan" or k not in
-                                    ("content_backbone", "content_weight", "adv_weight", "pixel_weight"))}
+                                       "crop_size", *gan_keys, "init_from", "start_iter", "restart_at",
+                                       "train_dirs", "degradation", "seed")
+              if k in training and (training.get("stage") == "gan" or k not in gan_keys)
+              and (training[k] or k not in ("start_iter", "restart_at"))}
     if "train_dirs" in recipe:
         recipe["train_dirs"] = ",".join(_short(d) for d in recipe["train_dirs"].split(","))
     last_val = val_rows[-1] if val_rows else {}
@@ -112,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
              "## Results (4x, Y-PSNR dB / SSIM, 4-pixel border, LR by Pillow bicubic)", "",
              "| set | PSNR | SSIM |", "|---|---:|---:|"]
     card += [f"| {k} | {v['psnr']:.2f} | {v['ssim']:.4f} |" for k, v in results.items()]
-    card += ["", f"Measured by `python -m train.ship {args.run} {args.name}` (git {machine['git_commit']}); "
+    shipped = f" --weights {weights}" if args.weights else ""
+    card += ["", f"Measured by `python -m train.ship {args.run} {args.name}{shipped}` (git {machine['git_commit']}); "
              f"`python -m train.benchmark` gives the same figures from the shipped file.", ""]
     (out / "README.md").write_text("\n".join(card))
     print(f"wrote {out}")
