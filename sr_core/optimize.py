@@ -390,6 +390,8 @@ def prepare_for_inference(model: nn.Module, *, fuse: bool = True, tail: bool = T
     if model.training or not any(True for _ in model.parameters()):
         return model
     out = copy.deepcopy(model)
+    if hasattr(out, "reparameterize"):  # training-time branches merged into single convolutions (FastSR)
+        out.reparameterize()
     if fuse:
         out = fuse_for_inference(out, inplace=True)
     if tail:

@@ -33,6 +33,8 @@ and ``sync`` under torchrun), ``curves.png`` at the end (``--no-plot`` skips it)
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import json
 import os
@@ -127,9 +129,25 @@ class TrainConfig:
                                            # to max_iters (a warm restart, SGDR): continue a finished run
     snapshots: bool = False                # also keep the weights of every validation point (runs/<name>/
                                            # snapshots/<iter>/): GAN runs drift, pick one by its grid and PSNR
+    ema: float = 0.0                       # >0: keep an exponential moving average of the generator's weights
+                                           # with this decay; it is what is validated, exported and shipped
+    amp: str = "none"                      # none | bf16 | fp16: autocast of the forward passes (CUDA; bf16 also CPU)
+    pin_memory: bool = True                # page-locked loader batches when training on CUDA
+    time_limit: float = 0.0                # seconds: checkpoint and stop once this run has trained this long
+    expand: int = -1                       # fast only: gain of the expand/squeeze training branch (-1: preset)
+    attention: str = ""                    # fast only: "on" / "off" (""): preset, SPAN's parameter-free attention)
 
     def model_args(self) -> dict:
         args = {"scale": self.scale}
+        if self.model == "fast":
+            for key in ("num_blocks", "num_features"):
+                if getattr(self, key):
+                    args[key] = getattr(self, key)
+            if self.expand >= 0:
+                args["expand"] = self.expand
+            if self.attention:
+                args["attention"] = self.attention == "on"
+            return args
         if self.model == "srcnn":
             args["residual"] = self.residual
             if self.num_features:
@@ -208,6 +226,20 @@ def without_machine_paths(report: dict, data_root: str | Path | None = None) -> 
         root = Path(data_root).resolve()
         text = text.replace(str(root), os.path.relpath(root))
     return json.loads(text.replace(str(Path.cwd().resolve()) + "/", ""))
+
+
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16}
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    """``ema = d * ema + (1 - d) * model`` with ``d = min(decay, (1 + step) / (10 + step))`` (a warm-up, so the
+    average does not remember the random initialisation); buffers are copied."""
+    d = min(decay, (1 + step) / (10 + step))
+    ema_p, model_p = list(ema.parameters()), list(model.parameters())
+    torch._foreach_lerp_(ema_p, [p.detach() for p in model_p], 1.0 - d)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
 
 
 def lr_factor(cfg: TrainConfig, it: int) -> float:
@@ -382,6 +414,13 @@ def run(cfg: TrainConfig) -> dict:
     generator.to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     generator.to(memory_format=memory_format)
+    # the EMA copy (--ema): validated, exported and shipped instead of the raw weights
+    ema = copy.deepcopy(generator).requires_grad_(False) if cfg.ema else None
+    shipped = ema if ema is not None else generator
+    if cfg.amp not in AMP_DTYPES:
+        raise SystemExit(f"--amp must be one of {', '.join(AMP_DTYPES)}, got {cfg.amp!r}")
+    autocast = (torch.autocast(device.type, dtype=AMP_DTYPES[cfg.amp]) if AMP_DTYPES[cfg.amp] is not None
+                else contextlib.nullcontext())
     opt_g = make_optimizer(cfg, generator, cfg.lr, cfg.tail_lr_mult)
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lambda i: lr_factor(cfg, i + cfg.start_iter))
     discriminator = opt_d = sched_d = content = None
@@ -406,6 +445,8 @@ def run(cfg: TrainConfig) -> dict:
             discriminator.load_state_dict(state["discriminator"])
             opt_d.load_state_dict(state["opt_d"])
             sched_d.load_state_dict(state["sched_d"])
+        if ema is not None:
+            ema.load_state_dict(state.get("ema", state["generator"]))
         torch.set_rng_state(state["rng"])
         start = int(state["iter"])
         elapsed_before = float(state.get("time", 0.0))
@@ -441,6 +482,7 @@ def run(cfg: TrainConfig) -> dict:
                          cfg.degradation, seed=cfg.seed, blur_sigma=cfg.blur_sigma)
     loader = DataLoader(dataset, batch_sampler=StepSampler(cfg.batch_size, start, rank, world),
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
+                        pin_memory=cfg.pin_memory and device.type == "cuda",
                         prefetch_factor=4 if cfg.workers else None)
     # validation LR is made with the training degradation (bicubic or blur), so PSNR measures the task trained for
     val_pairs = validation_pairs(cfg, data_root) if main_rank else []
@@ -457,6 +499,8 @@ def run(cfg: TrainConfig) -> dict:
         state = {"iter": it, "generator": generator.state_dict(), "opt_g": opt_g.state_dict(),
                  "sched_g": sched_g.state_dict(), "rng": torch.get_rng_state(),
                  "time": elapsed_before + time.time() - t0}
+        if ema is not None:
+            state["ema"] = ema.state_dict()
         if discriminator is not None:
             state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict(),
                          sched_d=sched_d.state_dict())
@@ -464,7 +508,7 @@ def run(cfg: TrainConfig) -> dict:
         export(run_dir / "weights", it)
 
     def export(folder: Path, it: int) -> None:
-        save_pretrained(generator, folder, half=cfg.half_weights, name=cfg.name, iterations=it, seed=cfg.seed,
+        save_pretrained(shipped, folder, half=cfg.half_weights, name=cfg.name, iterations=it, seed=cfg.seed,
                         dataset=cfg.train_dirs, degradation=cfg.degradation, training=dataclasses.asdict(cfg))
 
     def log(row: dict) -> None:
@@ -507,17 +551,21 @@ def run(cfg: TrainConfig) -> dict:
             f"iterations {start} -> {cfg.max_iters}")
     while it < cfg.max_iters:
         lr_img, hr_img = next(batches)
-        lr_img = lr_img.to(device).contiguous(memory_format=memory_format)
-        hr_img = hr_img.to(device).contiguous(memory_format=memory_format)
+        lr_img = lr_img.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        hr_img = hr_img.to(device, non_blocking=True).contiguous(memory_format=memory_format)
         if cfg.stage == "gan":
-            values = gan_step(g_train, d_train, lr_img, hr_img, opt_g, opt_d, content_loss=content,
-                              pixel_loss=pixel, adv_weight=cfg.adv_weight, content_weight=cfg.content_weight,
-                              pixel_weight=cfg.pixel_weight, tv_weight=cfg.tv_weight)
+            with autocast:
+                values = gan_step(g_train, d_train, lr_img, hr_img, opt_g, opt_d, content_loss=content,
+                                  pixel_loss=pixel, adv_weight=cfg.adv_weight, content_weight=cfg.content_weight,
+                                  pixel_weight=cfg.pixel_weight, tv_weight=cfg.tv_weight)
             sched_d.step()
         else:
-            values = pixel_step(g_train, lr_img, hr_img, opt_g, pixel)
+            with autocast:
+                values = pixel_step(g_train, lr_img, hr_img, opt_g, pixel)
         sched_g.step()
         it += 1
+        if ema is not None:
+            update_ema(ema, generator, cfg.ema, it - cfg.start_iter)
         meter.update(values)
         if progress is not None:
             progress.update(1)
@@ -545,17 +593,24 @@ def run(cfg: TrainConfig) -> dict:
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             stop["signal"] = int(flag.item())
         pause = bool(cfg.stop_at) and it >= cfg.stop_at and it < cfg.max_iters
+        if cfg.time_limit and it < cfg.max_iters:
+            over = time.time() - t0 >= cfg.time_limit
+            if world > 1:
+                flag = torch.tensor([int(over)])
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                over = bool(flag.item())
+            pause = pause or over
         if it % cfg.ckpt_every == 0 or it == cfg.max_iters or stop["signal"] or pause:
             checkpoint(it)
         if stop["signal"] or pause:
-            why = f"signal {stop['signal']}" if stop["signal"] else "--stop_at"
+            why = f"signal {stop['signal']}" if stop["signal"] else "--stop_at or --time_limit"
             say(f"stopped by {why} at iteration {it} of {cfg.max_iters}; checkpoint written, --resume continues")
             break
         if main_rank and (it % cfg.val_every == 0 or it == cfg.max_iters):
-            last = evaluate(generator, val_pairs, cfg.scale)
+            last = evaluate(shipped, val_pairs, cfg.scale)
             log({"kind": "val", "iter": it, "set": cfg.val_set, "degradation": cfg.degradation,
                  "psnr": last["psnr"], "ssim": last["ssim"]})
-            save_grid(generator, val_pairs[:3], run_dir / "grids" / f"{it:07d}.png", cfg.scale)
+            save_grid(shipped, val_pairs[:3], run_dir / "grids" / f"{it:07d}.png", cfg.scale)
             if cfg.snapshots:
                 export(run_dir / "snapshots" / f"{it:07d}", it)
             say(f"iter {it}: {cfg.val_set} PSNR {last['psnr']:.3f} dB, SSIM {last['ssim']:.4f}")

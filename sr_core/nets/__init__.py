@@ -11,12 +11,14 @@ from torch import nn
 
 from ..resize import Interpolation
 from .discriminator import SRGANDiscriminator
+from .fast import FastSR
 from .srcnn import SRCNN
 from .srresnet import SRResNet
 
 ARCHS: dict[str, type[nn.Module]] = {
     "srresnet": SRResNet,
     "srcnn": SRCNN,
+    "fastsr": FastSR,
     "srgan_discriminator": SRGANDiscriminator,
     "interpolation": Interpolation,
 }
@@ -30,6 +32,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "swift-srgan": ("srresnet", dict(conv="separable", norm="none", global_skip="bicubic")),
     "srgan-catsdogs": ("srresnet", dict(norm="none", global_skip="bicubic")),
     "srcnn": ("srcnn", dict(residual=True)),
+    "fast": ("fastsr", dict(num_features=48, num_blocks=6)),
     "bicubic": ("interpolation", dict(mode="bicubic")),
     "lanczos": ("interpolation", dict(mode="lanczos")),
     "nearest": ("interpolation", dict(mode="nearest")),
@@ -59,4 +62,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = ["ARCHS", "PRESETS", "CLASSICAL", "build_model", "build_preset", "count_parameters",
-           "SRResNet", "SRCNN", "SRGANDiscriminator", "Interpolation"]
+           "SRResNet", "SRCNN", "FastSR", "SRGANDiscriminator", "Interpolation"]

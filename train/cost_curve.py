@@ -1,0 +1,128 @@
+"""Set5 PSNR against CPU-hours of training: a run of ours next to srresnet's own history.
+
+    python -m train.cost_curve runs/fast_s1 --out reports/cost_curve
+
+The run's points are its validation rows (``metrics.jsonl``: Set5 Y-PSNR of the exported weights, EMA where the
+run keeps one) at the training time logged at the same iteration, times the torch threads it ran with
+(``config.json``, whose ``resumes`` record where a resume changed them; 0 means torch's default, the machine's
+usable cores). srresnet's points are the shipped
+``weights/srresnet/config.json`` at every commit that changed it (``git log``): its Set5 PSNR measured by
+``train.ship`` and the wall time of the run that produced it, accumulated over its runs. Writes
+``cost_curve.json``, ``cost_curve.md`` and ``cost_curve.png`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from .common import read_metrics
+
+
+def _threads_by_segment(cfg: dict) -> list[tuple[int, int]]:
+    """``[(from_iter, threads), ...]``: the torch threads of each stretch of a run resumed with other settings."""
+    default = len(os.sched_getaffinity(0))
+    current = cfg["config"].get("threads") or default
+    segments = []
+    for resume in reversed(cfg.get("resumes", [])):
+        change = resume.get("changed", {}).get("threads")
+        if change:
+            segments.append((resume["iter"], change[1] or default))
+            current = change[0] or default
+    segments.append((0, current))
+    return sorted(segments)
+
+
+def run_points(run: Path) -> dict:
+    cfg = json.loads((run / "config.json").read_text())
+    segments = _threads_by_segment(cfg)
+    rows = read_metrics(run / "metrics.jsonl")
+    cpu_s, last_t, cpu_at = 0.0, 0.0, {}
+    for r in sorted((r for r in rows if r.get("kind") == "train"), key=lambda r: r["iter"]):
+        threads = [t for start, t in segments if start < r["iter"]][-1]
+        cpu_s += max(r["time"] - last_t, 0.0) * threads
+        last_t = r["time"]
+        cpu_at[r["iter"]] = (cpu_s, r["time"])
+    points = [{"iter": r["iter"], "cpu_hours": round(cpu_at[r["iter"]][0] / 3600, 4),
+               "wall_hours": round(cpu_at[r["iter"]][1] / 3600, 4), "set5_psnr": round(r["psnr"], 3)}
+              for r in rows if r.get("kind") == "val" and r["iter"] in cpu_at]
+    return {"run": str(run), "threads": segments, "model": cfg["config"].get("model"), "points": points}
+
+
+def srresnet_history(repo: Path, path: str = "weights/srresnet/config.json") -> dict:
+    commits = subprocess.run(["git", "log", "--reverse", "--format=%h", "--", path], cwd=repo, capture_output=True,
+                             text=True, check=True).stdout.split()
+    points, total = [], 0.0
+    for commit in commits:
+        cfg = json.loads(subprocess.run(["git", "show", f"{commit}:{path}"], cwd=repo, capture_output=True,
+                                        text=True, check=True).stdout)
+        seconds = cfg.get("train_seconds")
+        set5 = (cfg.get("metrics") or {}).get("Set5", {}).get("psnr")
+        if seconds is None or set5 is None:
+            continue
+        threads = cfg.get("training", {}).get("threads") or 2  # 0: torch's default, both cores of these machines
+        total += seconds * threads / 3600
+        points.append({"commit": commit, "iter": cfg.get("iterations"), "cpu_hours": round(total, 4),
+                       "run_threads": threads, "set5_psnr": set5})
+    return {"source": f"git log -- {path}", "points": points}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="a run folder (metrics.jsonl, config.json)")
+    parser.add_argument("--out", type=Path, default=Path("reports/cost_curve"))
+    parser.add_argument("--label", default="")
+    args = parser.parse_args(argv)
+    repo = Path(__file__).resolve().parents[1]
+    ours = run_points(args.run)
+    label = args.label or ours["model"]
+    base = srresnet_history(repo)
+    res = {"command": f"python -m train.cost_curve {args.run} --out {args.out}", label: ours, "srresnet": base}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "cost_curve.json").write_text(json.dumps(res, indent=1) + "\n")
+
+    def first_at_least(points, target):
+        return next((p for p in points if p["set5_psnr"] >= target), None)
+
+    lines = [f"# Set5 PSNR per CPU-hour: {label} and srresnet", "", f"Command: `{res['command']}`. "
+             "CPU-hours = wall time x torch threads; Set5 Y-PSNR, Pillow-bicubic LR. srresnet's points are its "
+             "shipped weights at each commit (`git log -- weights/srresnet/config.json`).", "",
+             "| model | iterations | CPU-hours | Set5 PSNR |", "|---|---:|---:|---:|"]
+    for p in base["points"]:
+        lines.append(f"| srresnet ({p['commit']}) | {p['iter']} | {p['cpu_hours']:.2f} | {p['set5_psnr']:.2f} |")
+    step = max(1, len(ours["points"]) // 12)
+    shown = ours["points"][::step] + ([ours["points"][-1]] if ours["points"][-1:] != ours["points"][::step][-1:]
+                                      else [])
+    for p in shown:
+        lines.append(f"| {label} | {p['iter']} | {p['cpu_hours']:.2f} | {p['set5_psnr']:.2f} |")
+    lines.append("")
+    for p in base["points"]:
+        hit = first_at_least(ours["points"], p["set5_psnr"])
+        lines.append(f"- srresnet's {p['set5_psnr']:.2f} dB took it {p['cpu_hours']:.2f} CPU-hours; {label} "
+                     + (f"reached it after {hit['cpu_hours']:.2f} CPU-hours (iteration {hit['iter']})." if hit
+                        else "has not reached it in this run."))
+    (args.out / "cost_curve.md").write_text("\n".join(lines) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([p["cpu_hours"] for p in ours["points"]], [p["set5_psnr"] for p in ours["points"]], "-", label=label)
+    ax.plot([p["cpu_hours"] for p in base["points"]], [p["set5_psnr"] for p in base["points"]], "o-",
+            label="srresnet (shipped, per commit)")
+    ax.set_xlabel("CPU-hours of training (wall x threads)")
+    ax.set_ylabel("Set5 Y-PSNR (dB)")
+    ax.set_ylim(bottom=max(28.0, min(p["set5_psnr"] for p in ours["points"]) - 0.2))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.out / "cost_curve.png", dpi=100)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""One command for a short lease on a GPU machine: pack the photographs, train for N minutes, bring back the weights.
+
+    python -m train.sprint --pack-only                       # here, before the lease: pack the photographs
+    python -m train.sprint --minutes 8 --out DIR             # on the leased machine (CUDA, bf16, large batches)
+    python -m train.sprint --minutes 1 --out DIR --tiny      # the CPU smoke test the test suite runs
+
+Step 1 (``pack``) writes the training photographs (``sr_train`` and any ``--extra`` folders) as high-quality
+JPEG (quality 95, no chroma subsampling) into ``sprint_data/`` inside the checkout, which git ignores, until
+``--budget-mib`` (25 MiB by default) is reached, so that the tracked files plus that folder travel to a leased
+machine in one 64 MiB copy. The order is a seeded shuffle, so the same images are packed every time;
+``sprint_data/MANIFEST.json`` records which.
+
+Step 2 trains a recipe of ``train.fast`` (``gpu`` by default, ``cpu`` or the tiny test configuration) on that
+folder for the given minutes: a short calibration measures the seconds per iteration, the cosine schedule is
+sized to the time left, and ``--time_limit`` stops it in any case. Step 3 copies the exported (EMA) weights,
+``metrics.jsonl``, ``config.json``, ``curves.png`` and a short ``CARD.md`` into ``--out``. Measure the weights
+back here with ``python -m train.benchmark --extra fast_sprint=DIR/weights`` before shipping them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from sr_core import config as sr_config
+from sr_core.io import list_images
+
+from .common import read_metrics
+
+PACK_DIR = Path("sprint_data")
+
+
+def pack(sources: list[Path], dest: Path = PACK_DIR, budget_mib: float = 25.0, seed: int = 0,
+         min_side: int = 192) -> dict:
+    """JPEG-95 copies of the images under ``sources`` into ``dest`` until ``budget_mib`` is used; returns the
+    manifest (also written to ``dest/MANIFEST.json``). Images smaller than ``min_side`` are left out."""
+    paths = sorted(p for src in sources for p in list_images(src))
+    if not paths:
+        raise SystemExit(f"no images found in {', '.join(map(str, sources))}")
+    random.Random(seed).shuffle(paths)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    budget, used, files, skipped = int(budget_mib * 2 ** 20), 0, [], 0
+    for i, path in enumerate(paths):
+        with Image.open(path) as im:
+            img = im.convert("RGB")
+        if min(img.size) < min_side:
+            skipped += 1
+            continue
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=95, subsampling=0)
+        if used + buf.tell() > budget:
+            break
+        name = f"{i:04d}_{path.stem}.jpg"
+        (dest / name).write_bytes(buf.getvalue())
+        used += buf.tell()
+        files.append({"file": name, "source": path.name, "size": list(img.size)})
+    manifest = {"budget_mib": budget_mib, "bytes": used, "images": len(files), "candidates": len(paths),
+                "too_small": skipped, "encoding": "JPEG quality 95, 4:4:4", "seed": seed, "files": files}
+    (dest / "MANIFEST.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _train(args, overrides: list[str]) -> dict:
+    from . import fast
+
+    def call(argv):
+        return fast.main(fast.FastConfig(), fast.RECIPES, argv)
+
+    data = str(PACK_DIR.resolve())
+    base = [f"--recipe={args.recipe}", f"--train_dirs={data}", f"--name={args.name}", "--no-progress",
+            "--overwrite"]
+    if args.tiny:
+        base.append("--tiny")
+    budget = args.minutes * 60.0
+    # calibration: a few iterations measure the speed of this machine (includes start-up and the first batches)
+    t0 = time.time()
+    call([*base, f"--max_iters={args.calibrate}", "--val_every=1000000", "--no-plot", *overrides])
+    per_it = (time.time() - t0) / args.calibrate
+    left = budget - (time.time() - t0)
+    iters = max(args.calibrate + 1, int(left * 0.85 / per_it))  # headroom for validation and saving
+    print(f"sprint: {per_it:.3f} s/iteration in calibration; training {iters} iterations in {left:.0f} s",
+          flush=True)
+    return call([*base, f"--max_iters={iters}", f"--time_limit={max(left - 5, 1):.0f}", *overrides])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=8.0, help="training time (calibration included)")
+    parser.add_argument("--out", type=Path, help="folder for weights/, metrics.jsonl, config.json and CARD.md")
+    parser.add_argument("--recipe", default="gpu", help="a recipe of train.fast (gpu, cpu)")
+    parser.add_argument("--name", default="fast_sprint", help="run folder runs/<name>")
+    parser.add_argument("--extra", action="append", default=[], help="more photo folders to pack")
+    parser.add_argument("--budget-mib", type=float, default=25.0)
+    parser.add_argument("--calibrate", type=int, default=20, help="iterations of the speed calibration")
+    parser.add_argument("--pack-only", action="store_true", help="pack the photographs and stop")
+    parser.add_argument("--no-pack", action="store_true", help="use sprint_data/ as it is")
+    parser.add_argument("--tiny", action="store_true", help="the seconds-long test configuration")
+    args, overrides = parser.parse_known_args(argv)
+    if not args.pack_only and args.out is None:
+        parser.error("--out is required (unless --pack-only)")
+    if not args.no_pack or not (PACK_DIR / "MANIFEST.json").is_file():
+        sources = [sr_config.data_root() / "sr_train", *map(Path, args.extra)]
+        if args.tiny:
+            sources = [sr_config.data_root() / "sr_train" / "T91"]
+        m = pack(sources, budget_mib=0.5 if args.tiny else args.budget_mib)
+        print(f"packed {m['images']} of {m['candidates']} images, {m['bytes'] / 2 ** 20:.1f} MiB, into {PACK_DIR}/",
+              flush=True)
+    if args.pack_only:
+        return
+    last = _train(args, overrides)
+    run = Path("runs") / args.name
+    args.out.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(run / "weights", args.out / "weights", dirs_exist_ok=True)
+    for name in ("metrics.jsonl", "config.json", "curves.png"):
+        if (run / name).is_file():
+            shutil.copy2(run / name, args.out / name)
+    rows = read_metrics(run / "metrics.jsonl")
+    train_rows = [r for r in rows if r.get("kind") == "train"]
+    cfg = json.loads((run / "weights" / "config.json").read_text())
+    card = [f"# sprint: {args.name}", "",
+            f"- recipe `{args.recipe}` of train.fast, {cfg.get('iterations')} iterations in "
+            f"{max((r.get('time', 0) for r in train_rows), default=0):.0f} s of training",
+            f"- command: `python -m train.sprint {' '.join(sys.argv[1:] if argv is None else argv)}`",
+            f"- last validation (Set5, EMA weights): {last.get('psnr', float('nan')):.3f} dB / "
+            f"{last.get('ssim', float('nan')):.4f}",
+            f"- data: `{PACK_DIR}/` ({json.loads((PACK_DIR / 'MANIFEST.json').read_text())['images']} images)", ""]
+    (args.out / "CARD.md").write_text("\n".join(card))
+    print(f"wrote {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
