@@ -17,6 +17,9 @@ Sections (``--sections``, default all):
   copy, side by side in this process (median of ``--runs`` after warm-up),
   achieved GFLOP/s and its share of the peak for the dense networks; CUDA too
   when present.
+* ``cli``: end to end, ``python -m sr_core upscale photo.png -o out.png --model NAME`` in fresh processes
+  (start-up, loading, tiling, PNG writing included) for each of our models, in interleaved rounds; the
+  best round of each counts, reported as output Mpx/s and as a ratio to srresnet.
 * ``ablation``: each optimisation on its own (BatchNorm folding, phase-domain
   tail, channels-last, threads, the allocator setting, torch.compile with
   ``--compile``, opt-in bfloat16).
@@ -59,8 +62,8 @@ from benchmarks import hardware  # noqa: E402
 from benchmarks.memory import build_model, test_photo  # noqa: E402
 from benchmarks.speed import forward_variants, is_dense, macs_per_output_mpx, time_side_by_side  # noqa: E402
 
-OURS = ("srresnet", "srgan", "swift-srgan", "srcnn")
-SECTIONS = ("hardware", "models", "ablation", "tiles", "memory", "training")
+OURS = ("fast", "srresnet", "srgan", "swift-srgan", "srcnn")
+SECTIONS = ("hardware", "models", "cli", "ablation", "tiles", "memory", "training")
 ABLATION_STEPS = ("plain", "bn_folded", "fused", "channels_last", "optimized", "bf16")
 
 
@@ -245,7 +248,7 @@ def bench_memory(size: int, agree_size: int, forward_tiles: list[int], quick: bo
 
     result = {"upscale": {}, "forward": {}, "agreement": {}}
     runs = (("srresnet", False, True), ("srresnet", False, False), ("srresnet", True, False),
-            ("swift-srgan", True, False))
+            ("swift-srgan", True, False), ("fast", True, False))
     for name, malloc, via_tensor in runs:
         key = name + (", tuned malloc (as the CLI)" if malloc else ", default malloc")
         key += ", float32 output then 8 bits (before)" if via_tensor else ", row bands"
@@ -253,14 +256,14 @@ def bench_memory(size: int, agree_size: int, forward_tiles: list[int], quick: bo
         result["upscale"][key] = _subprocess_json(["benchmarks.memory", "upscale", "--model", name, "--size",
                                                    str(size), *(["--malloc"] if malloc else []),
                                                    *(["--via-tensor"] if via_tensor else [])])
-    for name in ("srresnet", "swift-srgan", "srcnn"):
+    for name in ("fast", "srresnet", "swift-srgan", "srcnn"):
         for tile in forward_tiles:
             log(f"memory: forward {name} tile {tile} (subprocess)")
             result["forward"][f"{name}@{tile}"] = _subprocess_json(["benchmarks.memory", "forward", "--model", name,
                                                                     "--tile", str(tile)])
     photo, source = test_photo(agree_size)
     x = to_tensor(photo)
-    for name in ("srresnet", "swift-srgan"):
+    for name in ("fast", "srresnet", "swift-srgan"):
         model, weights = build_model(name)
         tile = max(40, agree_size // 3)
         log(f"memory: tiled vs whole image, {name}, {agree_size}x{agree_size}, tile {tile}")
@@ -271,8 +274,44 @@ def bench_memory(size: int, agree_size: int, forward_tiles: list[int], quick: bo
             "psnr_db": psnr(tiled, whole, crop_border=0, y_channel=False).item(),
             "mean_abs_diff_in_255": (tiled - whole).abs().mean().item() * 255,
             "max_abs_diff_in_255": (tiled - whole).abs().max().item() * 255}
-    result["auto_tile"] = {n: auto_tile_size(build_model(n)[0]) for n in ("srresnet", "swift-srgan", "srcnn")}
+    result["auto_tile"] = {n: auto_tile_size(build_model(n)[0]) for n in ("fast", "srresnet", "swift-srgan",
+                                                                          "srcnn")}
     return result
+
+
+# --- command line, end to end ----------------------------------------------------------------------
+
+def bench_cli(names: list[str], size: int, rounds: int, threads: int) -> dict:
+    """Wall time of ``python -m sr_core upscale`` per model on one ``size`` x ``size`` photo, fresh processes."""
+    import tempfile
+
+    photo, source = test_photo(size)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cli-"))
+    src = tmp / "photo.png"
+    photo.save(src)
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    errors = {}
+    for r in range(rounds):
+        for name in names:
+            log(f"cli: {name}, round {r + 1}/{rounds}")
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "sr_core", "upscale", str(src), "-o", str(tmp / "out.png"),
+                                   "--model", name], capture_output=True, text=True, cwd=REPO, env=env,
+                                  timeout=1800)
+            if proc.returncode != 0:
+                errors[name] = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+                continue
+            times[name].append(time.perf_counter() - t0)
+    out_mpx = size * size * 16 / 1e6
+    rows = {n: {"best_s": min(t), "rounds_s": t, "mpx_per_s": out_mpx / min(t)} for n, t in times.items() if t}
+    if "srresnet" in rows:
+        for n, row in rows.items():
+            row["vs_srresnet"] = row["mpx_per_s"] / rows["srresnet"]["mpx_per_s"]
+    return {"input": f"{size}x{size} photo ({source}), output {size * 4}x{size * 4}", "rounds": rounds,
+            "models": rows, "errors": errors}
 
 
 # --- training --------------------------------------------------------------------------------------
@@ -293,6 +332,7 @@ def bench_training(quick: bool, iters: int, rounds: int = 2) -> dict:
     configs = {"srresnet": dict(num_blocks=2, num_features=16) if quick else {}}
     if not quick:
         configs["srcnn"] = {}
+        configs["fast"] = {}
     t0 = time.perf_counter()
     dataset = SRTrainSet([root], crop, 4, seed=0)
     decode_s = time.perf_counter() - t0
@@ -530,6 +570,21 @@ def targets(res: dict) -> list[str]:
         frac = m["srresnet"]["optimized"]["fraction_of_peak"]
         out.append(f"srresnet at {frac * 100:.0f} % of the CPU's float32 peak (target >= 70 %): "
                    f"{'met' if frac >= 0.7 else 'MISSED'}")
+    if "fast" in m and "srresnet" in m:
+        ratio = m["fast"]["optimized"]["mpx_per_s"] / m["srresnet"]["optimized"]["mpx_per_s"]
+        out.append(f"fast / srresnet output Mpx/s (model time): {ratio:.2f}x (target >= 5x): "
+                   f"{'met' if ratio >= 5 else 'MISSED'}")
+        for p in ("imdn", "realesr-general-x4v3"):
+            if p in m:
+                best = max(m[p]["plain"]["mpx_per_s"], m[p]["optimized"]["mpx_per_s"])
+                r = m["fast"]["optimized"]["mpx_per_s"] / best
+                out.append(f"fast vs {p} (its faster variant) output Mpx/s: {r:.2f}x (target > 1x): "
+                           f"{'met' if r > 1 else 'MISSED'}")
+    cli = (res.get("cli") or {}).get("models", {})
+    if "fast" in cli and "srresnet" in cli:
+        ratio = cli["fast"]["vs_srresnet"]
+        out.append(f"fast / srresnet end to end in the CLI: {ratio:.2f}x (target >= 5x): "
+                   f"{'met' if ratio >= 5 else 'MISSED'}")
     peers = [p for p in ("srgan-leftthomas", "vdsr") if p in m]
     if "srresnet" in m and peers:
         ours = m["srresnet"]["optimized"]["mpx_per_s"]
@@ -547,9 +602,10 @@ def targets(res: dict) -> list[str]:
     for name, r in mem.get("upscale", {}).items():
         if "size" in r and "(before)" not in name:
             gib = peak_bytes(r) / 2 ** 30
-            out.append(f"peak memory, {name}, {r['size']}x{r['size']} at 4x: {gib:.2f} GiB (target < 3 GiB"
+            limit = 1.5 if name.startswith("fast") else 3
+            out.append(f"peak memory, {name}, {r['size']}x{r['size']} at 4x: {gib:.2f} GiB (target < {limit} GiB"
                        f"{'' if r['size'] == 2048 else ', measured at a smaller size'}): "
-                       f"{'met' if gib < 3 else 'MISSED'}")
+                       f"{'met' if gib < limit else 'MISSED'}")
     for name, r in mem.get("agreement", {}).items():
         out.append(f"tiled vs whole, {name}: {r['psnr_db']:.1f} dB, mean diff {r['mean_abs_diff_in_255']:.3f}/255 "
                    f"(target > 45 dB, < 1/255): "
@@ -598,6 +654,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs = {
         "hardware": lambda: hardware.describe(quick),
         "models": lambda: bench_models(names, size, warmup, runs, res.get("hardware", {}).get("peak_gflops")),
+        "cli": lambda: bench_cli([n for n in OURS if n in names or not args.models], 128 if quick else 384,
+                                 1 if quick else 2, args.threads),
         "ablation": lambda: bench_ablation(size, warmup, runs, args.compile, quick),
         "tiles": lambda: bench_tiles(96 if quick else 384, 40 if quick else 96, warmup, runs),
         "memory": lambda: bench_memory(args.memory_size or (256 if quick else 2048), 64 if quick else 256,

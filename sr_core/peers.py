@@ -8,6 +8,9 @@ with this library's contract: RGB (N, 3, H, W) in [0, 1] in, 4x RGB out.
   own ``SRResNet(conv="separable", norm="batch", output="tanh")``.
 * ``srgan-leftthomas``: a small SRGAN (5 residual blocks, single-slope PReLUs).
 * ``fsrcnn`` and ``vdsr``: luma-only networks; Cb and Cr come from bicubic.
+* ``imdn``: IMDN (Hui et al. 2019), every convolution at the input resolution.
+* ``realesr-general-x4v3``: Real-ESRGAN's SRVGGNetCompact, trained for real photos (blind degradations), not
+  for the bicubic protocol: compare it on degraded inputs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ PEER_FILES = {
     "srgan-leftthomas": "srgan_leftthomas_x4.safetensors",
     "fsrcnn": "fsrcnn_x4.safetensors",
     "vdsr": "vdsr_x4.safetensors",
+    "imdn": "imdn_x4.safetensors",
+    "realesr-general-x4v3": "realesr_general_x4v3.safetensors",
 }
 
 
@@ -200,6 +205,86 @@ class VDSR(_LumaPeer):
         return y_bicubic + self.output(self.residual_layer(F.relu(self.input(y_bicubic))))
 
 
+# --- IMDN (Zheng222/IMDN) ----------------------------------------------------------------------------
+
+class _CCA(nn.Module):
+    """Contrast-aware channel attention: per-channel standard deviation + mean, 1x1 squeeze/excite, sigmoid."""
+
+    def __init__(self, c: int = 64, reduction: int = 16):
+        super().__init__()
+        self.conv_du = nn.Sequential(nn.Conv2d(c, c // reduction, 1), nn.ReLU(inplace=True),
+                                     nn.Conv2d(c // reduction, c, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        std = (x - mean).pow(2).mean(dim=(2, 3), keepdim=True).sqrt()
+        return x * self.conv_du(std + mean)
+
+
+class _IMDB(nn.Module):
+    def __init__(self, c: int = 64, distilled: int = 16):
+        super().__init__()
+        self.d, self.r = distilled, c - distilled
+        self.c1 = nn.Conv2d(c, c, 3, padding=1)
+        self.c2 = nn.Conv2d(self.r, c, 3, padding=1)
+        self.c3 = nn.Conv2d(self.r, c, 3, padding=1)
+        self.c4 = nn.Conv2d(self.r, distilled, 3, padding=1)
+        self.c5 = nn.Conv2d(c, c, 1)
+        self.cca = _CCA(c)
+        self.act = nn.LeakyReLU(0.05)
+
+    def forward(self, x):
+        d1, r1 = torch.split(self.act(self.c1(x)), (self.d, self.r), dim=1)
+        d2, r2 = torch.split(self.act(self.c2(r1)), (self.d, self.r), dim=1)
+        d3, r3 = torch.split(self.act(self.c3(r2)), (self.d, self.r), dim=1)
+        return self.c5(self.cca(torch.cat([d1, d2, d3, self.c4(r3)], dim=1))) + x
+
+
+class IMDN(nn.Module):
+    """IMDN 4x: 3x3 head, six information multi-distillation blocks, 1x1 fusion, 3x3 conv + pixel shuffle 4."""
+
+    def __init__(self, c: int = 64, blocks: int = 6):
+        super().__init__()
+        self.scale = 4
+        self.hparams = {"scale": 4, "num_features": c}
+        self.fea_conv = nn.Conv2d(3, c, 3, padding=1)
+        for i in range(1, blocks + 1):
+            setattr(self, f"IMDB{i}", _IMDB(c))
+        self.blocks = blocks
+        self.c = nn.Sequential(nn.Conv2d(c * blocks, c, 1), nn.LeakyReLU(0.05))
+        self.LR_conv = nn.Conv2d(c, c, 3, padding=1)
+        self.upsampler = nn.Sequential(nn.Conv2d(c, 3 * 16, 3, padding=1), nn.PixelShuffle(4))
+
+    def forward(self, x):
+        fea = self.fea_conv(x)
+        outs, b = [], fea
+        for i in range(1, self.blocks + 1):
+            b = getattr(self, f"IMDB{i}")(b)
+            outs.append(b)
+        return self.upsampler(self.LR_conv(self.c(torch.cat(outs, dim=1))) + fea)
+
+
+# --- Real-ESRGAN's SRVGGNetCompact --------------------------------------------------------------------
+
+class SRVGGNetCompact(nn.Module):
+    """``body``: conv 3->64, PReLU, ``num_conv`` x (conv 64->64, PReLU), conv 64->3*16; pixel shuffle 4; plus the
+    nearest-upsampled input."""
+
+    def __init__(self, num_feat: int = 64, num_conv: int = 32, scale: int = 4):
+        super().__init__()
+        self.scale = scale
+        self.hparams = {"scale": scale, "num_features": num_feat}
+        layers = [nn.Conv2d(3, num_feat, 3, padding=1), nn.PReLU(num_feat)]
+        for _ in range(num_conv):
+            layers += [nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.PReLU(num_feat)]
+        layers.append(nn.Conv2d(num_feat, 3 * scale * scale, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+        self.upsampler = nn.PixelShuffle(scale)
+
+    def forward(self, x):
+        return self.upsampler(self.body(x)) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+
+
 def load_peer(name: str, path: str | Path | None = None) -> nn.Module:
     """One of ``PEER_FILES``' names, loaded from ``../shared/peers`` (or ``path``), in eval mode."""
     if name not in PEER_FILES:
@@ -207,7 +292,8 @@ def load_peer(name: str, path: str | Path | None = None) -> nn.Module:
     if name == "swift-srgan-official":
         return import_swift_srgan(path)
     path = Path(path) if path else peers_dir() / PEER_FILES[name]
-    model = {"srgan-leftthomas": LeftThomasSRGAN, "fsrcnn": FSRCNN, "vdsr": VDSR}[name]()
+    model = {"srgan-leftthomas": LeftThomasSRGAN, "fsrcnn": FSRCNN, "vdsr": VDSR, "imdn": IMDN,
+             "realesr-general-x4v3": SRVGGNetCompact}[name]()
     load_state_into(model, read_state_dict(path), source=str(path))
     return model.eval()
 

@@ -14,7 +14,8 @@ from sr_core.peers import PEER_FILES, available_peers, convert_swift_srgan_state
 # Parameter counts from ../shared/peers/README.md. Our Swift-SRGAN drops the 17 PReLU(64) the release
 # stores but never applies (residual.i.block2.act, convblock.act).
 PARAMETERS = {"swift-srgan-official": 201_209 - 17 * 64, "srgan-leftthomas": 734_092, "fsrcnn": 12_809,
-              "vdsr": 664_704}
+              "vdsr": 664_704, "imdn": 715_176, "realesr-general-x4v3": 1_213_296}
+BICUBIC_PEERS = [n for n in PEER_FILES if n != "realesr-general-x4v3"]  # trained for the bicubic protocol
 
 
 def _need(peers_dir, name):
@@ -38,7 +39,39 @@ def test_swift_srgan_official_reproduces_set5(peers_dir, set5_dir):
     assert np.mean(ss) == pytest.approx(0.8495, abs=0.002)
 
 
-@pytest.mark.parametrize("name", list(PEER_FILES))
+def test_imdn_reproduces_set5(peers_dir, set5_dir):
+    """README of the peer weights: IMDN 32.21 dB / 0.8948 on Set5 4x."""
+    from sr_core.data import load_eval_set
+
+    _need(peers_dir, "imdn")
+    model = load_peer("imdn")
+    ps, ss = [], []
+    for _, lr, hr in load_eval_set(set5_dir, 4):
+        sr = upscale_tensor(model, lr, tile=0)
+        ps.append(psnr(sr, hr, crop_border=4).item())
+        ss.append(ssim(sr, hr, crop_border=4).item())
+    assert np.mean(ps) == pytest.approx(32.21, abs=0.02)
+    assert np.mean(ss) == pytest.approx(0.8948, abs=0.002)
+
+
+def test_real_world_peer_loads_and_keeps_the_picture(peers_dir, set5_dir):
+    """Real-ESRGAN's compact model is not a bicubic-protocol model: it loads strictly, and its output stays close
+    to the HR image (well above a flat grey guess), with the nearest-upsampled input as its skip."""
+    from sr_core.data import load_eval_set
+
+    name = "realesr-general-x4v3"
+    _need(peers_dir, name)
+    model = load_peer(name)
+    assert count_parameters(model) == PARAMETERS[name]
+    pairs = {n: (lr, hr) for n, lr, hr in load_eval_set(set5_dir, 4)}
+    lr, hr = pairs["bird"]
+    sr = upscale_tensor(model, lr, tile=0)
+    assert sr.shape == hr.shape
+    assert psnr(sr, hr, crop_border=4).item() > 25
+    assert psnr(sr, hr, crop_border=4).item() > psnr(hr * 0 + 0.5, hr, crop_border=4).item() + 10
+
+
+@pytest.mark.parametrize("name", BICUBIC_PEERS)
 def test_peer_loads_and_beats_bicubic(peers_dir, set5_dir, name):
     """Every peer loads strictly (names and shapes) and, on two Set5 crops, is clearly better than bicubic."""
     from sr_core.data import load_eval_set

@@ -46,6 +46,7 @@ PUBLISHED_SET5 = {
     "srgan": (29.40, 0.8472, "Ledig et al. 2017"),
     "peer:fsrcnn": (30.72, None, "Dong et al. 2016 (FSRCNN)"),
     "peer:vdsr": (31.35, None, "Kim et al. 2016 (VDSR)"),
+    "peer:imdn": (32.21, 0.8948, "Hui et al. 2019 (IMDN)"),
 }
 
 

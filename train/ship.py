@@ -42,6 +42,11 @@ def data_line(train_dirs: str) -> str:
 
 def describe(cfg: dict) -> str:
     h = cfg["hparams"]
+    if cfg["arch"] == "fastsr":
+        att = "SPAN's parameter-free attention" if h.get("attention", True) else "no attention"
+        return (f"FastSR (the project's CPU-first network: every convolution at the input resolution, one pixel "
+                f"shuffle, the nearest-upsampled input as skip), {h['num_blocks']} blocks of three re-parameterised "
+                f"3x3 convolutions (merged for inference), {h['num_features']} features, {att}")
     if cfg["arch"] == "srcnn":
         kind = "residual (predicts a correction to bicubic)" if h.get("residual") else "plain (paper)"
         return f"SRCNN 9-5-5, {h['num_features']}/{h['mid_features']} filters, RGB, {kind}"
@@ -73,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     val_rows = [r for r in rows if r.get("kind") == "val" and r.get("iter", 0) <= upto]
     seconds = max((r.get("time", 0) for r in train_rows), default=0)
     training = src_cfg.get("training", {})
+    # CPU-hours: wall time x the torch threads it trained with (0 = torch's default, all usable cores)
+    threads = training.get("threads") or machine_info()["usable_cores"]
 
     results = {}
     for name in args.sets.split(","):
@@ -84,16 +91,17 @@ def main(argv: list[str] | None = None) -> None:
     out = sr_config.weights_dir() / args.name
     meta = {k: v for k, v in src_cfg.items() if k not in ("format_version", "arch", "hparams", "scale", "io", "dtype")}
     meta.update(name=args.name, metrics={"protocol": "Y-PSNR/SSIM, 4-px border, LR by Pillow bicubic", **results},
-                run=str(args.run), train_seconds=round(seconds))
+                run=str(args.run), train_seconds=round(seconds), train_threads=threads,
+                cpu_hours=round(seconds / 3600 * threads, 3))
     meta = without_machine_paths(meta)
     save_pretrained(model, out, half=True, **meta)
     machine = machine_info()
     gan_keys = ("content_backbone", "content_weight", "adv_weight", "pixel_weight")
     recipe = {k: training[k] for k in ("model", "stage", "loss", "lr", "schedule", "max_iters", "batch_size",
-                                       "crop_size", *gan_keys, "init_from", "start_iter", "restart_at",
+                                       "crop_size", "ema", *gan_keys, "init_from", "start_iter", "restart_at",
                                        "train_dirs", "degradation", "seed")
               if k in training and (training.get("stage") == "gan" or k not in gan_keys)
-              and (training[k] or k not in ("start_iter", "restart_at"))}
+              and (training[k] or k not in ("start_iter", "restart_at", "ema"))}
     if "train_dirs" in recipe:
         recipe["train_dirs"] = ",".join(_short(d) for d in recipe["train_dirs"].split(","))
     last_val = val_rows[-1] if val_rows else {}
@@ -109,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
              f"- Iterations: {iterations} (of a {training.get('max_iters', '?')}-iteration schedule; weights saved "
              f"as float16).",
              f"- Wall time: {seconds / 3600:.2f} h on {machine['cpu']} ({machine['usable_cores']} cores, no GPU), a "
-             f"machine shared with other jobs during training.",
+             f"machine shared with other jobs during training; {seconds / 3600 * threads:.2f} CPU-hours "
+             f"({threads} torch threads).",
              f"- Recipe: `{json.dumps(recipe)}`",
              f"- Last validation during training: {val_name} {last_val.get('psnr', float('nan')):.3f} dB at "
              f"iteration {last_val.get('iter', '?')} ({val_name} guided training; BSD100 was never looked at "
