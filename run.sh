@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-command set-up and run:  bash run.sh app   |   bash run.sh test [pytest args]
-# Creates .venv (if missing), installs requirements.txt into it (again only when the file changed),
-# then starts the Gradio app or runs the test suite. For the browser test it installs Debian's
-# chromium with apt-get when it is missing and apt-get is usable (as root or through sudo).
+# Creates .venv (if missing), installs requirements.txt into it (app) or requirements-dev.txt, which
+# includes it (test: pytest, benchmarks, ONNX), again only when those files changed, then starts the
+# Gradio app or runs the test suite. For the browser test it installs Debian's chromium with apt-get
+# when it is missing and apt-get is usable (as root or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${VENV:-.venv}"
@@ -13,16 +14,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
-stamp="$VENV/.requirements.sha256"
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "installing requirements.txt into $VENV (torch is large; the first time takes a few minutes)"
-  "$VENV/bin/python" -m pip install --quiet -r requirements.txt
-  echo "$want" > "$stamp"
-fi
-
 cmd="${1:-app}"
 shift || true
+req=requirements.txt
+[ "$cmd" = test ] && req=requirements-dev.txt
+stamp="$VENV/.${req%.txt}.sha256"
+want=$(cat requirements.txt "$req" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "installing $req into $VENV (torch is large; the first time takes a few minutes)"
+  "$VENV/bin/python" -m pip install --quiet -r "$req"
+  echo "$want" > "$stamp"
+fi
 case "$cmd" in
   app)
     exec "$VENV/bin/python" app.py "$@"

@@ -10,7 +10,11 @@
 1. an explicit path: a folder holding the pair, a ``.safetensors`` file (its
    ``config.json`` beside it), or a ``.pth``/``.pt`` file read with
    ``torch.load(weights_only=True)`` (never unpickling arbitrary objects);
-2. ``weights/<name>/`` in this repository (``SR_WEIGHTS_DIR``);
+   a model file with no ``config.json`` beside it (any architecture spandrel
+   recognises: ESRGAN, Real-ESRGAN, SwinIR, HAT, SPAN, ...) or an
+   ``hf://owner/repo/file.pth`` address goes to :mod:`sr_core.community`;
+2. ``weights/<name>/`` in this repository (``SR_WEIGHTS_DIR``), then a file
+   ``<name>`` in the models folder ``SR_MODELS_DIR`` (:mod:`sr_core.community`);
 3. the Hugging Face Hub repository ``SR_HUB_REPO`` (subfolder ``<name>``) when
    that variable is set, from the local Hub cache only if ``HF_HUB_OFFLINE=1``
    (``huggingface_hub`` is imported only then);
@@ -217,6 +221,12 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu", *,
         model = build_model(arch_name, **{**preset, **hparams})
         model.config = {"name": name, "arch": arch_name, "hparams": model.hparams, "scale": model.hparams["scale"]}
         return model.eval().to(device)
+    if arch is None:  # hf://..., a file with no config.json beside it, or a name in SR_MODELS_DIR: spandrel
+        from . import community
+
+        found = community.resolve(name_or_path, local_files_only)
+        if found is not None:
+            return community.load_community(found, device)
     weights, cfg_path, _ = _resolve(name_or_path, local_files_only)
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: weights file missing")

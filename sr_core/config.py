@@ -1,7 +1,11 @@
 """Paths and settings, each overridable by an environment variable.
 
 ``SR_DATA_ROOT``    data folder (default: ``../shared/data`` beside the checkout)
-``SR_WEIGHTS_DIR``  shipped weights (default: ``weights/`` in the checkout)
+``SR_WEIGHTS_DIR``  shipped weights (default: ``weights/`` in the checkout; in an installed
+                    copy, the ``sr_core/weights`` package data the wheel carries)
+``SR_MODELS_DIR``   your own (community) model files, any architecture spandrel knows
+                    (default: ``$XDG_DATA_HOME/sr-core/models``, i.e. ``~/.local/share/sr-core/models``;
+                    ``%LOCALAPPDATA%\\sr-core\\models`` on Windows)
 ``SR_HUB_REPO``     Hugging Face Hub repository holding ``<name>/model.safetensors``
                     + ``<name>/config.json`` for models absent locally (unset: the
                     Hub is not asked, so nothing is ever downloaded by default)
@@ -21,8 +25,25 @@ def data_root() -> Path:
     return Path(os.environ.get("SR_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
 
 
+PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"  # where an installed wheel keeps them
+
+
 def weights_dir() -> Path:
-    return Path(os.environ.get("SR_WEIGHTS_DIR", REPO_ROOT / "weights"))
+    """``SR_WEIGHTS_DIR``, else the installed package's ``sr_core/weights``, else the checkout's ``weights/``."""
+    if os.environ.get("SR_WEIGHTS_DIR"):
+        return Path(os.environ["SR_WEIGHTS_DIR"])
+    if PACKAGE_WEIGHTS.is_dir():
+        return PACKAGE_WEIGHTS
+    return REPO_ROOT / "weights"
+
+
+def models_dir() -> Path:
+    """Folder of the user's own model files (``SR_MODELS_DIR``; outside ``weights/``, never written by this library)."""
+    if os.environ.get("SR_MODELS_DIR"):
+        return Path(os.environ["SR_MODELS_DIR"]).expanduser()
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "sr-core" / "models"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "sr-core" / "models"
 
 
 def hub_repo() -> str | None:

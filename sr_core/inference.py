@@ -64,6 +64,8 @@ def bytes_per_input_pixel(model: nn.Module) -> int:
     from .nets import SRCNN, SRResNet
     from .resize import Interpolation
 
+    if getattr(model, "bytes_per_input_pixel", None):  # a model that knows its own (sr_core.community)
+        return int(model.bytes_per_input_pixel)
     scale = model_scale(model)
     features = getattr(model, "hparams", {}).get("num_features", 64)
     outputs = 4 * 3 * scale * scale * 4  # output, bicubic skip, their sum, the clamped copy
@@ -128,6 +130,10 @@ class _Runner:
         if isinstance(dtype, str):
             dtype = getattr(torch, dtype)
         self.dtype = None if dtype in (None, torch.float32) else dtype
+        flag = {torch.float16: "supports_half", torch.bfloat16: "supports_bfloat16"}.get(self.dtype)
+        if flag and getattr(model, flag, True) is False:  # spandrel's per-architecture flags
+            log.warning("%s does not support %s; running in float32", type(model).__name__, self.dtype)
+            self.dtype = None
         self.model = cached_prepare(model, compile=compile) if optimize else model
         self.channels_last = bool(getattr(self.model, "inference_channels_last", False))
 

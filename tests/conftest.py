@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,10 @@ if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) do
 # the same cores) several threads spin against each other and make small convolutions ~40x slower.
 TEST_THREADS = os.environ.get("SR_TEST_THREADS", "1")
 torch.set_num_threads(int(TEST_THREADS))
+
+# Your own models (sr_core.community) are looked for in SR_MODELS_DIR: an empty folder here, so that no test
+# (nor a subprocess it starts) sees the model files of whoever runs the suite. Tests that need files set their own.
+os.environ["SR_MODELS_DIR"] = tempfile.mkdtemp(prefix="sr-test-models-")
 
 
 def pytest_configure(config):
