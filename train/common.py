@@ -394,6 +394,8 @@ def run(cfg: TrainConfig) -> dict:
     """Train according to ``cfg``; returns the last validation metrics."""
     if cfg.stage not in ("pixel", "gan"):
         raise SystemExit(f"--stage must be pixel or gan, got {cfg.stage!r}")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device={cfg.device}: no CUDA device here (use --device=cpu or auto)")
     rank, world, device = setup_distributed(cfg.device)
     main_rank = rank == 0
     if cfg.threads:
