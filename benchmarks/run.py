@@ -31,6 +31,8 @@ own gain is measured in pairs of fresh processes.
 * ``memory``: peak resident memory of ``sr_core.upscale`` on a 2048 x 2048
   photo at 4x in a fresh process, the measured forward memory per input pixel
   against ``auto_tile_size``'s estimate, and tiled vs whole-image agreement.
+* ``degradations``: the cost of ``sr_core.degradations`` (Real-ESRGAN's second-order model) per batch against
+  a training step of ``fast`` (``benchmarks/degradations.py``).
 * ``training``: training iterations/s fed by the real loader (``SRTrainSet`` +
   ``StepSampler`` + ``DataLoader``, as ``train/common.py`` builds it) against
   the same model fed from pre-made tensors.
@@ -63,7 +65,7 @@ from benchmarks.memory import build_model, test_photo  # noqa: E402
 from benchmarks.speed import forward_variants, is_dense, macs_per_output_mpx, time_side_by_side  # noqa: E402
 
 OURS = ("fast", "srresnet", "srgan", "swift-srgan", "srcnn")
-SECTIONS = ("hardware", "models", "cli", "ablation", "tiles", "memory", "training")
+SECTIONS = ("hardware", "models", "cli", "ablation", "tiles", "memory", "training", "degradations")
 ABLATION_STEPS = ("plain", "bn_folded", "fused", "channels_last", "optimized", "bf16")
 
 
@@ -661,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
         "memory": lambda: bench_memory(args.memory_size or (256 if quick else 2048), 64 if quick else 256,
                                        [64] if quick else [128, 256], quick),
         "training": lambda: bench_training(quick, 3 if quick else 12),
+        "degradations": lambda: __import__("benchmarks.degradations", fromlist=["measure"]).measure(
+            samples=16 if quick else 48, steps=2 if quick else 5),
     }
     failed = []
     for section in SECTIONS:
@@ -677,6 +681,10 @@ def main(argv: list[str] | None = None) -> int:
         res.setdefault("section_seconds", {})[section] = time.perf_counter() - t0
         (out / "bench.json").write_text(json.dumps(res, indent=2, default=str) + "\n")  # partial results
     md = markdown(res)
+    if res.get("degradations"):
+        from benchmarks.degradations import markdown as degradation_markdown
+
+        md += "\n" + degradation_markdown(res["degradations"]).replace("# ", "## ", 1)
     (out / "bench.md").write_text(md)
     print(md)
     return 1 if failed else 0

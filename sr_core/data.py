@@ -8,6 +8,10 @@ LR images are made on the fly from HR crops, by one of two degradations:
 * ``blur``: a Gaussian blur (sigma ``blur_sigma``, default 1.6 for 4x) and
   then keeping every ``scale``-th pixel (the "BD" degradation).
 
+``SRTrainSet`` also takes ``real`` and ``real-mild``: Real-ESRGAN's
+second-order blur / resize / noise / JPEG model (``sr_core.degradations``,
+which says how the two above are special cases of it).
+
 ``SRTrainSet`` is indexed by a sample number: sample ``k`` is a pure function
 of ``(seed, k)`` (which image, where to crop, which flip/rotation), so a
 resumed or distributed run draws exactly the samples an uninterrupted one would.
@@ -29,6 +33,7 @@ from .io import IMAGE_EXTENSIONS, list_images, to_tensor
 log = logging.getLogger(__name__)
 
 DEGRADATIONS = ("bicubic", "blur")
+REAL_DEGRADATIONS = ("real", "real-mild")  # SRTrainSet only: sr_core.degradations presets
 
 
 def split_paths(paths: list[Path], train_fraction: float = 0.7, seed: int = 0) -> tuple[list[Path], list[Path]]:
@@ -71,10 +76,12 @@ class SRTrainSet(Dataset):
         paths: image files or folders (searched recursively).
         crop_size: HR crop side (must be a multiple of ``scale``).
         scale: downscaling factor.
-        degradation: ``bicubic`` or ``blur``.
+        degradation: ``bicubic``, ``blur``, ``real`` or ``real-mild`` (``sr_core.degradations``).
         augment: random horizontal flips and 90-degree rotations.
         seed: sample ``k`` depends only on ``(seed, k)``.
         blur_sigma: sigma of the ``blur`` degradation.
+        degradation_config: a ``sr_core.degradations.DegradationConfig`` (or preset name) used instead of
+            the ``real``/``real-mild`` preset; only with those degradations.
 
     Images are decoded once and kept in memory as uint8 arrays (the training
     photos here decode to about 300 MB); images smaller than the crop are
@@ -82,11 +89,17 @@ class SRTrainSet(Dataset):
     """
 
     def __init__(self, paths, crop_size: int = 96, scale: int = 4, degradation: str = "bicubic",
-                 augment: bool = True, seed: int = 0, blur_sigma: float = 1.6):
+                 augment: bool = True, seed: int = 0, blur_sigma: float = 1.6, degradation_config=None):
         if crop_size % scale:
             raise ValueError(f"crop_size {crop_size} must be a multiple of scale {scale}")
-        if degradation not in DEGRADATIONS:
-            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}")
+        if degradation not in DEGRADATIONS + REAL_DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {DEGRADATIONS + REAL_DEGRADATIONS}, got {degradation!r}")
+        if degradation_config is not None and degradation not in REAL_DEGRADATIONS:
+            raise ValueError(f"degradation_config needs degradation 'real' or 'real-mild', got {degradation!r}")
+        self.real = None
+        if degradation in REAL_DEGRADATIONS:  # imported here: OpenCV is needed only for these
+            from .degradations import RealDegradation
+            self.real = RealDegradation(degradation_config if degradation_config is not None else degradation)
         self.crop_size, self.scale, self.degradation = crop_size, scale, degradation
         self.augment, self.seed, self.blur_sigma = augment, seed, blur_sigma
         self.images: list[np.ndarray] = []
@@ -118,6 +131,9 @@ class SRTrainSet(Dataset):
                 crop = crop[:, ::-1]
             crop = np.rot90(crop, rng.integers(4))
         hr = Image.fromarray(np.ascontiguousarray(crop))
+        if self.real is not None:  # the same generator goes on drawing the degradation's parameters
+            lr, _ = self.real(np.asarray(hr), self.scale, rng)
+            return torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))), to_tensor(hr)[0]
         lr = degrade(hr, self.scale, self.degradation, self.blur_sigma)
         return to_tensor(lr)[0], to_tensor(hr)[0]
 

@@ -1,0 +1,254 @@
+"""Every model on realistically degraded BSD100: Y-PSNR / SSIM, NIQE and speed, in one run.
+
+    python -m benchmarks.real                          # all of BSD100, every model with weights, the peer
+    python -m benchmarks.real --limit 10 --threads 1   # a smoke run in about a minute
+    python -m benchmarks.real --models bicubic,srresnet --extra real=runs/real/weights
+    python -m benchmarks.real --grid photo1.jpg,photo2.jpg --grid-models bicubic,srresnet,srgan,peer:realesr-general-x4v3
+
+Test sets: each BSD100 HR image (``sr_core.config.benchmark_dir("BSD100")``,
+sorted, cropped to a multiple of 4) degraded by ``sr_core.degradations`` at
+two strengths, ``real-mild`` and ``real`` (the Real-ESRGAN defaults), image
+``i`` with ``seed`` 14 and index ``i``: fixed sets, made on the fly (nothing
+committed), identical in every run and on every machine with the same
+OpenCV JPEG codec.
+
+Metrics: Y-PSNR / SSIM against the HR image (``sr_core.metrics``, BT.601
+luma of 8-bit images, 4-pixel border removed, as ``train.benchmark``), and
+NIQE (``benchmarks.niqe``: no reference, lower is more natural; whole output
+image), with the HR images' own NIQE as the reference row. Speed: output
+megapixels per second of the forward pass (``upscale_tensor``, whole image,
+no tiling), in the same run for every model.
+
+Models: ``bicubic``, every ``sr_core.available_models()`` name with weights
+(``has_weights``) apart from ``lanczos``/``nearest``, each ``--extra
+name=path`` checkpoint folder, and the real-world peer
+``peer:realesr-general-x4v3`` (``sr_core.peers``; measured only, not this
+project's model). Writes ``real.json`` (means and every image's values) and
+``real.md`` to ``--out``. ``make_grid`` puts low-quality photos through
+several models side by side (``--grid``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SCALE = 4
+SEED = 14
+STRENGTHS = ("real-mild", "real")
+PEER = "realesr-general-x4v3"
+SKIP = ("lanczos", "nearest")
+
+
+def degraded_set(preset: str, limit: int | None = None, seed: int = SEED) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """``(name, lr, hr)`` of BSD100 at one strength, (1, 3, h, w) tensors; image ``i`` drawn with ``(seed, i)``."""
+    from sr_core import config
+    from sr_core.data import load_rgb, mod_crop
+    from sr_core.degradations import degrade_array
+    from sr_core.io import list_images, to_tensor
+
+    paths = sorted(list_images(config.benchmark_dir("BSD100")))
+    if not paths:
+        raise FileNotFoundError(f"no images in {config.benchmark_dir('BSD100')}")
+    pairs = []
+    for i, path in enumerate(paths[:limit]):
+        hr = mod_crop(load_rgb(path), SCALE)
+        lr, _ = degrade_array(np.asarray(hr), SCALE, preset, seed=seed, index=i)
+        pairs.append((path.stem, torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))[None], to_tensor(hr)))
+    return pairs
+
+
+def collect_models(models: list[str] | None, extras: list[str], peer: bool = True) -> list[tuple[str, callable]]:
+    """(label, loader) pairs; nothing is loaded until a loader is called."""
+    from sr_core import available_models, has_weights, load_model
+    from sr_core.peers import available_peers, load_peer
+
+    names = models if models is not None else ["bicubic"] + [
+        n for n in available_models() if n not in ("bicubic", *SKIP) and has_weights(n)]
+    out = []
+    for name in names:
+        if name.startswith("peer:"):
+            if name[5:] in available_peers():
+                out.append((name, lambda n=name[5:]: load_peer(n)))
+            else:
+                print(f"skipping {name}: weights not in ../shared/peers", file=sys.stderr)
+        elif has_weights(name):
+            out.append((name, lambda n=name: load_model(n)))
+        else:
+            print(f"skipping {name}: no weights (sr_core.has_weights)", file=sys.stderr)
+    for item in extras:
+        label, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--extra takes name=path, got {item!r}")
+        out.append((label, lambda p=path: load_model(p)))
+    if peer and models is None:
+        if PEER in available_peers():
+            out.append((f"peer:{PEER}", lambda: load_peer(PEER)))
+        else:
+            print(f"skipping peer:{PEER}: weights not in ../shared/peers", file=sys.stderr)
+    return out
+
+
+@torch.no_grad()
+def evaluate(model, pairs) -> dict:
+    from sr_core.inference import upscale_tensor
+    from sr_core.metrics import psnr, ssim
+
+    from benchmarks.niqe import niqe
+
+    per_image, seconds, mpx = {}, 0.0, 0.0
+    for name, lr, hr in pairs:
+        t = time.perf_counter()
+        sr = upscale_tensor(model, lr, tile=0)
+        seconds += time.perf_counter() - t
+        mpx += sr.shape[-1] * sr.shape[-2] / 1e6
+        per_image[name] = {"psnr": round(psnr(sr, hr, SCALE).item(), 4), "ssim": round(ssim(sr, hr, SCALE).item(), 5),
+                           "niqe": round(niqe(sr), 4)}
+    n = len(per_image)
+    mean = {k: sum(v[k] for v in per_image.values()) / n for k in ("psnr", "ssim", "niqe")}
+    return {**mean, "images": n, "mpx_per_s": mpx / seconds, "seconds_per_image": seconds / n,
+            "per_image": per_image}
+
+
+def markdown(report: dict) -> str:
+    strengths = report["strengths"]
+    head = " | ".join(f"{s} PSNR / SSIM / NIQE" for s in strengths)
+    lines = ["# Realistic degradation benchmark (BSD100, 4x)", "",
+             f"LR: BSD100 HR (cropped to a multiple of 4) through `sr_core.degradations` at "
+             f"{' and '.join(f'`{s}`' for s in strengths)}, image i with seed {report['seed']} and index i; "
+             f"{report['images']} images. Y-PSNR (dB) / SSIM on the BT.601 luma of 8-bit images, {SCALE}-px border "
+             "removed; NIQE (lower is more natural) on the whole output, BasicSR's port of the MATLAB release "
+             "with its pristine model (`benchmarks/niqe.py`). Mpx/s: output megapixels per second of the "
+             "forward pass, whole image, this run. Produced by "
+             f"`python -m benchmarks.real {' '.join(report['argv'])}` ({report['machine']['date'][:10]}).", "",
+             f"| model | parameters | {head} | Mpx/s |", "|---|---:|" + "---|" * len(strengths) + "---:|"]
+    ref = report.get("hr_niqe")
+    if ref is not None:
+        lines.append("| HR (reference) | | " + " | ".join(f"- / - / {ref:.3f}" for _ in strengths) + " | |")
+    for label, r in report["results"].items():
+        cells = [f"{r['sets'][s]['psnr']:.2f} / {r['sets'][s]['ssim']:.4f} / {r['sets'][s]['niqe']:.3f}"
+                 if s in r["sets"] else "" for s in strengths]
+        speed = [r["sets"][s]["mpx_per_s"] for s in strengths if s in r["sets"]]
+        lines.append(f"| {label} | {r['parameters']:,} | " + " | ".join(cells) +
+                     f" | {sum(speed) / len(speed):.3f} |")
+    m = report["machine"]
+    lines += ["", "`peer:*` is another project's released weights (`../shared/peers`), measured here with the same "
+              "images and metrics; it is not this project's model. The machine may be shared with other jobs: "
+              "treat Mpx/s as relative within this table.", "",
+              f"Machine: {m['cpu']}, {m['usable_cores']} usable cores, torch threads {m['torch_threads']}, "
+              f"torch {m['torch']}, load average at start {m['load_average_at_start']}, git {m['git_commit']}."]
+    return "\n".join(lines) + "\n"
+
+
+def _label(img: Image.Image, text: str) -> Image.Image:
+    out = Image.new("RGB", (img.width, img.height + 16), "white")
+    out.paste(img, (0, 16))
+    ImageDraw.Draw(out).text((3, 2), text, fill="black")
+    return out
+
+
+@torch.no_grad()
+def make_grid(photos: list, models: list[str], out_path: str | Path, crop: int = 64, extras: list[str] = ()
+              ) -> Path:
+    """One row per low-quality photo (a path or a PIL image, used as the LR input), one column per model.
+
+    Each cell is the 4x output of a ``crop`` x ``crop`` LR crop from the photo's centre (``crop * 4`` px),
+    the first column the nearest-neighbour enlargement of the input itself. Writes a PNG and returns its path.
+    """
+    from sr_core.inference import upscale_tensor
+    from sr_core.io import open_image, to_image, to_tensor
+
+    entries = collect_models(models, list(extras), peer=False)
+    loaded = [(label, load()) for label, load in entries]
+    rows = []
+    for photo in photos:
+        img = photo.convert("RGB") if isinstance(photo, Image.Image) else open_image(photo).convert("RGB")
+        c = min(crop, img.width, img.height)
+        left, top = (img.width - c) // 2, (img.height - c) // 2
+        lr = img.crop((left, top, left + c, top + c))
+        cells = [_label(lr.resize((c * SCALE, c * SCALE), Image.NEAREST), "input (nearest)")]
+        for label, model in loaded:
+            cells.append(_label(to_image(upscale_tensor(model, to_tensor(lr), tile=0)), label))
+        rows.append(cells)
+    w, h = rows[0][0].size
+    grid = Image.new("RGB", (w * len(rows[0]), h * len(rows)), "white")
+    for r, cells in enumerate(rows):
+        for k, cell in enumerate(cells):
+            grid.paste(cell, (k * w, r * h))
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(out_path)
+    return out_path
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images of BSD100")
+    parser.add_argument("--models", default=None, help="comma-separated names (peer:NAME for peers) instead of all")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                        help="also evaluate the checkpoint folder PATH under the label NAME (repeatable)")
+    parser.add_argument("--no-peer", action="store_true", help=f"skip peer:{PEER}")
+    parser.add_argument("--strengths", default=",".join(STRENGTHS), help="degradation presets")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", default="reports/real", help="output folder (real.md, real.json)")
+    parser.add_argument("--grid", default=None, help="comma-separated low-quality photos: write grid.png instead")
+    parser.add_argument("--grid-models", default="bicubic,srresnet,srgan,peer:" + PEER)
+    parser.add_argument("--crop", type=int, default=64, help="LR crop side of each grid cell")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        import cv2
+
+        cv2.setNumThreads(args.threads)
+    out = Path(args.out)
+    if args.grid:
+        path = make_grid(args.grid.split(","), args.grid_models.split(","), out / "grid.png", args.crop, args.extra)
+        print(f"wrote {path}")
+        return {"grid": str(path)}
+
+    from sr_core import count_parameters
+    from train.benchmark import machine_info
+
+    from benchmarks.niqe import niqe
+
+    strengths = [s for s in args.strengths.split(",") if s]
+    models = [m for m in args.models.split(",") if m] if args.models else None
+    entries = collect_models(models, args.extra, not args.no_peer)
+    if not entries:
+        raise SystemExit("nothing to evaluate")
+    sets = {s: degraded_set(s, args.limit) for s in strengths}
+    first = next(iter(sets.values()))
+    report = {"argv": list(sys.argv[1:] if argv is None else argv), "strengths": strengths, "seed": SEED,
+              "scale": SCALE, "images": len(first), "machine": machine_info(),
+              "hr_niqe": sum(niqe(hr) for _, _, hr in first) / len(first), "results": {}}
+    for label, load in entries:
+        model = load()
+        row = {"parameters": count_parameters(model), "sets": {}}
+        for s, pairs in sets.items():
+            row["sets"][s] = evaluate(model, pairs)
+            r = row["sets"][s]
+            print(f"{label:28s} {s:10s} {r['psnr']:.2f} dB  {r['ssim']:.4f}  NIQE {r['niqe']:.3f}  "
+                  f"{r['mpx_per_s']:.3f} Mpx/s", file=sys.stderr)
+        report["results"][label] = row
+        del model
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "real.json").write_text(json.dumps(report, indent=1) + "\n")
+    md = markdown(report)
+    (out / "real.md").write_text(md)
+    print(md)
+    return report
+
+
+if __name__ == "__main__":
+    main()
