@@ -47,6 +47,15 @@ from benchmarks.app_server import memory_kib, running_app  # noqa: E402
 
 OUTCOMES = ("ok", "refused", "queue_full", "error")
 APP_MAX_PIXELS = 250_000
+ENDPOINTS = ("/upscale", "/compare")
+# what the app's refusal of each bad input kind must say (demo/callbacks.py); any other message is an error
+EXPECTED_REFUSALS = {
+    "too_large": "this app accepts at most",
+    "empty": "empty",
+    "text": "image format",
+    "truncated": "truncated or corrupt",
+    "bomb": "decompression bomb",
+}
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -64,19 +73,19 @@ def make_inputs(folder: Path, size: int = 64) -> dict[str, tuple[Path, bool]]:
     crop = photo.resize((size, size), Image.BICUBIC)
     files: dict[str, tuple[Path, bool]] = {}
 
-    def save(name: str, img, good: bool, **kw):
+    def save(kind: str, name: str, img, good: bool, **kw):
         path = folder / name
         img.save(path, **kw)
-        files[path.stem] = (path, good)
+        files[kind] = (path, good)  # by kind: rgb.png and rgb.jpg share a stem, both are sent
 
-    save("rgb.png", crop, True)
-    save("rgb.jpg", crop, True, quality=90)
+    save("rgb_png", "rgb.png", crop, True)
+    save("rgb_jpg", "rgb.jpg", crop, True, quality=90)
     rgba = crop.convert("RGBA")
     rgba.putalpha(Image.linear_gradient("L").resize((size, size)))
-    save("rgba.png", rgba, True)
-    save("grey.png", crop.convert("L"), True)
+    save("rgba", "rgba.png", rgba, True)
+    save("grey", "grey.png", crop.convert("L"), True)
     side = int(APP_MAX_PIXELS ** 0.5) + 50
-    save("too_large.png", photo.resize((side, side)), False)
+    save("too_large", "too_large.png", photo.resize((side, side)), False)
 
     (folder / "empty.png").write_bytes(b"")
     files["empty"] = (folder / "empty.png", False)
@@ -107,12 +116,15 @@ def classify_exception(err: Exception) -> tuple[str, str]:
     return "error", f"{type(err).__name__}: {msg}"
 
 
-def one_request(client, path: Path, good: bool, rng: random.Random) -> tuple[str, str, str]:
-    """Send one request; return (endpoint, outcome, detail)."""
+def one_request(client, path: Path, good: bool, rng: random.Random, endpoint: str | None = None,
+                expected: str | None = None) -> tuple[str, str, str]:
+    """Send one request (to ``endpoint``, else a random one: bad inputs go to both); return (endpoint, outcome,
+    detail). A bad input counts as ``refused`` only if the app's message contains ``expected``."""
     from gradio_client import handle_file
     from PIL import Image
 
-    endpoint = "/compare" if good and rng.random() < 0.25 else "/upscale"
+    if endpoint is None:
+        endpoint = "/compare" if rng.random() < 0.25 else "/upscale"
     model = rng.choice(["bicubic", "srresnet"])
     try:
         if endpoint == "/upscale":
@@ -129,6 +141,8 @@ def one_request(client, path: Path, good: bool, rng: random.Random) -> tuple[str
         outcome, detail = classify_exception(err)
         if outcome == "refused" and good:
             return endpoint, "error", f"good input refused: {detail}"
+        if outcome == "refused" and expected and expected.lower() not in detail.lower():
+            return endpoint, "error", f"{path.name} refused without saying {expected!r}: {detail}"
         return endpoint, outcome, detail
     if not good:
         return endpoint, "error", f"bad input {path.name} accepted"
@@ -160,11 +174,15 @@ def run_load(url: str, inputs: dict[str, tuple[Path, bool]], clients: int, secon
                     memory.append((time.monotonic(), m["VmRSS"]))
             stop_sampling.wait(0.25)
 
-    # warm-up: every input kind once, from one client, so models are loaded and caches filled
+    # warm-up: every input kind to both endpoints, from one client, so models are loaded and caches filled;
+    # recorded, so every kind is known to have reached both endpoints whatever the random picks below
     warm = Client(url, verbose=False, download_files=str(downloads))
-    for path, good in inputs.values():
-        for rep in range(2):
-            one_request(warm, path, good, random.Random(rep))
+    warmup: dict[str, dict[str, dict]] = {}
+    for kind, (path, good) in inputs.items():
+        for endpoint in ENDPOINTS:
+            _, outcome, detail = one_request(warm, path, good, random.Random(0), endpoint,
+                                             EXPECTED_REFUSALS.get(kind))
+            warmup.setdefault(kind, {})[endpoint] = {"outcome": outcome, "detail": detail[:200]}
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -179,7 +197,7 @@ def run_load(url: str, inputs: dict[str, tuple[Path, bool]], clients: int, secon
             kind = rng.choice(kinds)
             path, good = inputs[kind]
             t0 = time.monotonic()
-            endpoint, outcome, detail = one_request(client, path, good, rng)
+            endpoint, outcome, detail = one_request(client, path, good, rng, expected=EXPECTED_REFUSALS.get(kind))
             with lock:
                 records.append({"client": i, "input": kind, "good": good, "endpoint": endpoint, "outcome": outcome,
                                 "detail": detail, "seconds": time.monotonic() - t0, "t": t0 - start})
@@ -199,6 +217,11 @@ def run_load(url: str, inputs: dict[str, tuple[Path, bool]], clients: int, secon
     for r in records:
         if r["outcome"] == "error":
             errors[r["detail"][:160]] = errors.get(r["detail"][:160], 0) + 1
+    for kind, per in warmup.items():
+        for endpoint, w in per.items():
+            if w["outcome"] == "error":
+                key = f"warm-up {kind} {endpoint}: {w['detail'][:140]}"
+                errors[key] = errors.get(key, 0) + 1
     refusals: dict[str, str] = {}
     for r in records:
         if r["outcome"] == "refused":
@@ -222,6 +245,10 @@ def run_load(url: str, inputs: dict[str, tuple[Path, bool]], clients: int, secon
         "latency_by_endpoint": {e: percentiles([r["seconds"] for r in records if r["endpoint"] == e and r["outcome"] == "ok"])
                                 for e in ("/upscale", "/compare")},
         "requests_by_input": {k: sum(r["input"] == k for r in records) for k in inputs},
+        "requests_by_input_and_endpoint": {k: {e: sum(r["input"] == k and r["endpoint"] == e for r in records)
+                                               for e in ENDPOINTS} for k in inputs},
+        "warmup": warmup,
+        "memory_samples": len(rss),
         "server_memory": mem,
     }
 
@@ -231,7 +258,8 @@ def markdown(res: dict) -> str:
     lat = lambda d: " / ".join(f"{d[k]:.2f}" for k in ("p50", "p90", "p99", "max")) if d else "-"  # noqa: E731
     lines = [
         f"# App under load: {res['clients']} concurrent clients for {res['seconds']:.0f} s", "",
-        f"Machine: {res.get('machine', '?')}. Model `srresnet`: {res.get('srresnet', '?')}. "
+        f"Machine: {res.get('machine', '?')}. Model `srresnet`: {res.get('srresnet', '?')}"
+        + (f" (sha256 {res['weights_sha256']['srresnet'][:12]})" if res.get("weights_sha256") else "") + ". "
         f"Command: `{res.get('command', 'python -m benchmarks.app_load')}`.", "",
         "| requests | ok | refused (bad input) | queue full | other errors | req/s |", "|---:|---:|---:|---:|---:|---:|",
         f"| {res['requests']} | {o['ok']} | {o['refused']} | {o['queue_full']} | {o['error']} | "
@@ -294,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
 
     res["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, no GPU used"
     res["srresnet"] = "tiny random network (--tiny-model)" if args.tiny_model else "the shipped weights"
+    if not args.tiny_model and not args.url:  # the file served and its sha256 (tests/test_reports.py)
+        from sr_core import config
+        from sr_core.provenance import file_sha256
+
+        served = config.weights_dir() / "srresnet" / "model.safetensors"
+        if served.is_file():
+            res["weights_sha256"] = {"srresnet": file_sha256(served)}
     res["command"] = "python -m benchmarks.app_load " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -301,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(res)
     (out / "app_load.md").write_text(md)
     print(md)
-    return 1 if res["outcomes"]["error"] or res["hung_clients"] else 0
+    return 1 if res["outcomes"]["error"] or res["errors"] or res["hung_clients"] else 0
 
 
 if __name__ == "__main__":

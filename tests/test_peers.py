@@ -90,9 +90,18 @@ def test_peer_loads_and_beats_bicubic(peers_dir, set5_dir, name):
         assert gain > 1.0, f"{name} on {image}: {gain:+.2f} dB over bicubic"
 
 
-def test_available_peers_lists_present_files(peers_dir):
-    present = available_peers()
-    assert present == [n for n, f in PEER_FILES.items() if (peers_dir / f).is_file()]
+def test_available_peers_lists_present_files(tmp_path, monkeypatch):
+    """A peers folder beside the data root holding only some of the files: exactly those peers are listed, in
+    the table's order; a missing folder lists none."""
+    monkeypatch.setenv("SR_DATA_ROOT", str(tmp_path / "data"))
+    assert available_peers() == []
+    peers = tmp_path / "peers"
+    peers.mkdir()
+    (peers / "vdsr_x4.safetensors").write_bytes(b"x")
+    (peers / "fsrcnn_x4.safetensors").write_bytes(b"x")
+    (peers / "imdn_x4.safetensors").mkdir()        # a folder of that name is not the file
+    (peers / "esrgan_x4.safetensors").write_bytes(b"x")  # not a known peer
+    assert available_peers() == ["fsrcnn", "vdsr"]
 
 
 def test_unknown_peer():

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import json
 from argparse import Namespace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "demo" / "examples"
+
+
 @pytest.fixture()
 def fake_root(tmp_path):
-    """``cats_dogs/{train,val}/{cat,dog}``: 5 / 2 textured JPEGs per class."""
-    rng = np.random.default_rng(0)
+    """``cats_dogs/{train,val}/{cat,dog}``: 5 / 2 JPEGs per class, crops of the app's cat and dog example photos
+    (so classifier A's accuracy on them is a real figure, not a coin flip on noise)."""
     for split, n in (("train", 5), ("val", 2)):
         for label in ("cat", "dog"):
             folder = tmp_path / "data" / "cats_dogs" / split / label
             folder.mkdir(parents=True)
+            photo = Image.open(next(EXAMPLES.glob(f"{label}_*.jpg"))).convert("RGB")
+            w, h = photo.size
             for i in range(n):
-                arr = rng.integers(0, 256, (90 + 7 * i, 110, 3), dtype=np.uint8)
-                Image.fromarray(arr).save(folder / f"{label}.{i}.jpg", quality=90)
+                d = 0.02 * i  # a slightly different crop each
+                photo.crop((int(w * d), int(h * d), int(w * (1 - d / 2)), int(h * (1 - d / 2)))).save(
+                    folder / f"{label}.{i}.jpg", quality=90)
     return tmp_path / "data"
 
 
@@ -47,5 +54,31 @@ def test_tiny_finetune_then_compare(fake_root, tmp_path, monkeypatch):
                                               data_root=str(fake_root), out=str(tmp_path / "cmp")))
     assert set(report["results"]) == {"bicubic", "srgan", str(run / "weights")}
     for r in report["results"].values():
-        assert 0 <= r["accuracy_classifier_a"] <= 1 and np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1
+        assert np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1
+    # the figures are what the shipped classifier A says about those upscales: recomputed here from PIL images
+    # (sr_core.classifier.predict_proba's own resize path) for the bicubic row
+    import hashlib
+
+    import torch
+
+    from sr_core.classifier import load_classifier, predict_proba
+    from train.catsdogs import load_split, upscaled
+
+    val = load_split("val", fake_root, cache=False)
+    bic = upscaled(val, "bicubic", cache=False)
+    pil = [Image.fromarray(x.permute(1, 2, 0).numpy()) for x in bic]
+    pred = predict_proba(load_classifier("classifier-a"), pil).argmax(1)
+    expected = (pred == val.labels).double().mean().item()
+    assert report["results"]["bicubic"]["accuracy_classifier_a"] == pytest.approx(expected, abs=1e-6)
+    assert expected >= 0.75  # the example photos are clear cats and dogs, even from 32 x 32
+    for r in report["results"].values():  # a fraction of the validation images, not just any number in [0, 1]
+        k = r["accuracy_classifier_a"] * len(val)
+        assert abs(k - round(k)) < 1e-4
+    assert not torch.equal(bic, upscaled(val, "srgan", cache=False))  # the srgan row really ran srgan
+    # the weights used are recorded with their sha256 (tests/test_reports.py checks committed reports)
+    repo = Path(__file__).resolve().parents[1]
+    sha = lambda name: hashlib.sha256((repo / "weights" / name / "model.safetensors").read_bytes()).hexdigest()  # noqa: E731
+    assert report["results"]["srgan"]["weights_sha256"] == sha("srgan")
+    assert report["classifier_weights"]["weights_sha256"] == sha("classifier-a")
+    assert report["results"][str(run / "weights")]["weights_sha256"]
     assert (tmp_path / "cmp" / "compare.md").read_text().count("|") > 10

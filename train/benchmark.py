@@ -4,6 +4,8 @@
     python -m train.benchmark --sets Set5 --models bicubic,srresnet
     python -m train.benchmark --extra srresnet_cpu=runs/srresnet_cpu/weights --out reports/benchmark_cpu
     python -m train.benchmark --models srresnet,srgan --update     # re-measure some rows, keep the others
+    python -m train.benchmark --models bicubic --no-peers --extra swift-pixel=git:ea8c8cd:weights/swift-srgan
+                                                                   # weights that shipped at an earlier commit
 
 Protocol (the one of the SR literature, as ``sr_core.metrics`` implements it):
 the HR image is cropped to a multiple of 4 (right/bottom), the LR image is
@@ -91,13 +93,45 @@ def collect_models(models: list[str] | None, extras: list[str], peers: bool) -> 
         label, sep, path = item.partition("=")
         if not sep:
             raise SystemExit(f"--extra takes name=path, got {item!r}")
-        out.append((label, lambda path=path: load_model(path)))
+        out.append((label, lambda path=path: load_model(git_folder(path))))
     if peers:  # all of them, or with --models only those named peer:NAME
         wanted = None if models is None else {n[5:] for n in models if n.startswith("peer:")}
         for name in available_peers():
             if wanted is None or name in wanted:
                 out.append((f"peer:{name}", lambda name=name: load_peer(name)))
     return out
+
+
+def git_folder(path: str) -> str:
+    """``git:COMMIT:weights/NAME`` -> a temporary folder holding that commit's ``model.safetensors`` and
+    ``config.json`` (weights that shipped once and were replaced); any other path is returned as is."""
+    if not path.startswith("git:"):
+        return path
+    import tempfile
+
+    _, commit, folder = path.split(":", 2)
+    repo = Path(__file__).resolve().parents[1]
+    out = Path(tempfile.mkdtemp(prefix=f"weights-{commit}-"))
+    for name in ("model.safetensors", "config.json"):
+        blob = subprocess.run(["git", "show", f"{commit}:{folder.rstrip('/')}/{name}"], cwd=repo, capture_output=True,
+                              check=False)
+        if blob.returncode:
+            raise SystemExit(f"--extra {path}: git show failed: {blob.stderr.decode().strip()}")
+        (out / name).write_bytes(blob.stdout)
+    return str(out)
+
+
+def weights_source(label: str, extras: list[str]):
+    """The name or path ``collect_models`` loads for ``label`` (for ``sr_core.provenance.weights_record``)."""
+    if label.startswith("peer:"):
+        from sr_core.peers import PEER_FILES, peers_dir
+
+        return peers_dir() / PEER_FILES[label[5:]]
+    for item in extras:
+        name, sep, path = item.partition("=")
+        if sep and name == label:
+            return path
+    return label
 
 
 @torch.no_grad()
@@ -149,8 +183,12 @@ def markdown(report: dict) -> str:
               "`peer:*` rows are other projects' released weights (`../shared/peers`, see its README), run here "
               "only to measure them with the same images and metric; they are not this project's models. "
               "s/image is the mean forward time per image on this machine (the machine was shared with other "
-              "jobs, so treat it as rough).", "",
-              "## Machine", "",
+              "jobs, so treat it as rough).", ""]
+    hashes = [f"{label} `{r['weights_sha256'][:12]}` ({r['weights']})" for label, r in results.items()
+              if r.get("weights_sha256")]
+    if hashes:
+        lines += ["Weights measured (sha256, first 12 hex digits): " + "; ".join(hashes) + ".", ""]
+    lines += ["## Machine", "",
               f"- CPU: {m['cpu']}, {m['usable_cores']} usable cores ({m['logical_cores']} logical), "
               f"torch threads {m['torch_threads']}, CUDA: {m['cuda']}",
               f"- torch {m['torch']}, Python {m['python']}, {m['platform']}",
@@ -182,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from sr_core import config, count_parameters
     from sr_core.data import load_eval_set
+    from sr_core.provenance import weights_record
 
     sets = [s for s in args.sets.split(",") if s]
     models = [m for m in args.models.split(",") if m] if args.models else None
@@ -209,7 +248,9 @@ def main(argv: list[str] | None = None) -> dict:
         model = loader()
         model.eval()
         report["results"][label] = {"parameters": count_parameters(model), "measured": datetime.now(
-            timezone.utc).isoformat(timespec="seconds"), "sets": {}}
+            timezone.utc).isoformat(timespec="seconds"), "sets": {},
+            # the file measured and its sha256 (sr_core.provenance; tests/test_reports.py checks them)
+            **weights_record(weights_source(label, args.extra))}
         for s in sets:
             t = time.time()
             r = evaluate_model(model, pairs[s])

@@ -31,6 +31,7 @@ import torch
 
 from sr_core import config as sr_config
 from sr_core.classifier import LABELS, classification_metrics, load_classifier, mcnemar_p
+from sr_core.provenance import weights_record
 
 from .catsdogs import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
 from .common import parse_overrides, without_machine_paths
@@ -216,7 +217,9 @@ def markdown(report: dict) -> str:
     for clf, info in report["classifier_info"].items():
         sel = info.get("selection") or {}
         val = ", ".join(f"{k} acc {_fmt(v['accuracy'])}" for k, v in (info.get("metrics") or {}).items())
-        lines.append(f"- {clf}: `{info.get('source')}`, backbone {info.get('backbone')}, trained on "
+        lines.append(f"- {clf}: `{info.get('source')}`"
+                     + (f" (sha256 {info['weights_sha256'][:12]})" if info.get("weights_sha256") else "")
+                     + f", backbone {info.get('backbone')}, trained on "
                      f"{(info.get('training_data') or {}).get('images', '?')}; selected {sel.get('stage')} "
                      f"stage, epoch {sel.get('epoch')}, lr {sel.get('lr')}; validation: {val}"
                      + (f"; SR model at training: `{info['sr_model'].get('sr_model')}` "
@@ -261,7 +264,8 @@ def run(cfg: ReportConfig) -> dict:
         probs[clf] = {inp: probabilities(model, views[inp]) for inp in INPUTS}
         results[clf] = {inp: classification_metrics(probs[clf][inp], test.labels) for inp in INPUTS}
         c = model.config
-        info[clf] = {"source": cfg.classifier_a if clf == "A" else cfg.classifier_b,
+        source = cfg.classifier_a if clf == "A" else cfg.classifier_b
+        info[clf] = {"source": source, **weights_record(source),  # the classifier file used and its sha256
                      **{k: c.get(k) for k in ("name", "backbone", "training_data", "selection", "metrics",
                                               "sr_model", "seed")}}
         trained = c.get("sr_model") or {}

@@ -5,14 +5,21 @@
 
 For each generator, a fresh small CNN (``RealismCNN``, four stride-2 convolutions, about 0.1 M
 parameters) learns "real" (the 128 x 128 HR photo) against "generated" (the generator's x4 upscale of
-the photo's Pillow-bicubic 32 x 32 version). Photos come from the cat/dog test folder
-(``cats_dogs/val``, which no SR model and no classifier was trained or selected on; this check
-trains no classifier). They are split once, with ``seed``, so that
+the photo's Pillow-bicubic 32 x 32 version). The CNN is trained on photos of the training folder
+``cats_dogs/train`` and tested on the test folder ``cats_dogs/val`` (which no SR model and no
+classifier was trained or selected on), never on photos it trained on:
 
-* every photo plays one role only: half the photos are shown real, the other half generated
-  (the CNN can never compare the two versions of one photo);
-* the CNN is trained on 70% of the photos (random ``crop`` x ``crop`` crops, flips) and tested on
-  the full images of the other, held-apart 30%.
+* training photos: ``train_split`` of ``cats_dogs/train`` (``sr_core``'s per-class 70/30 split,
+  seed 0): by default ``val``, the 30 % that only selected models; not ``train``, the 70 % that
+  srgan-catsdogs was fine-tuned on (a generator's output on its own training photos could look more
+  real than on new ones, and the CNN would learn that);
+* test photos: all of ``cats_dogs/val``, full 128 x 128 images;
+* in each set, every photo plays one role only (split once with ``seed``): half are shown real, the
+  other half generated, so the CNN never compares the two versions of one photo. Training uses random
+  ``crop`` x ``crop`` crops with flips.
+
+(Reports before this change, e.g. ``reports/realism`` of 2026-11-30, trained on 70 % of
+``cats_dogs/val`` and tested on the other 30 %: also disjoint photos, but from the test folder.)
 
 The same split serves every generator. Reported per generator: test accuracy (95% Wilson interval)
 and ROC AUC; 0.5 means the CNN cannot tell them apart, 1.0 means it always can. Missing weights
@@ -45,7 +52,7 @@ class RealismConfig:
     generators: str = "bicubic,srcnn,srgan"   # comma-separated SR model names or checkpoint paths
     out: str = "reports/realism"
     data_root: str = ""
-    train_fraction: float = 0.7
+    train_split: str = "val"                  # part of cats_dogs/train the CNN trains on: val (30 %) or train
     crop: int = 64                            # training crop side (the test uses whole 128 px images)
     epochs: int = 15
     batch_size: int = 32
@@ -77,13 +84,13 @@ class RealismCNN(nn.Module):
         return self.fc(f).squeeze(1)
 
 
-def role_split(n: int, train_fraction: float, seed: int) -> dict[str, torch.Tensor]:
-    """Indices of photos shown real / generated, in the training and the test part (disjoint)."""
+def role_split(n_train: int, n_test: int, seed: int) -> dict[str, torch.Tensor]:
+    """Indices of the photos shown real / generated in the training set and in the test set (each photo of a
+    set plays one role)."""
     gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(n, generator=gen)
-    real, fake = perm[: n // 2], perm[n // 2:]
-    kr, kf = int(round(len(real) * train_fraction)), int(round(len(fake) * train_fraction))
-    return {"train_real": real[:kr], "test_real": real[kr:], "train_fake": fake[:kf], "test_fake": fake[kf:]}
+    train, test = torch.randperm(n_train, generator=gen), torch.randperm(n_test, generator=gen)
+    return {"train_real": train[: n_train // 2], "train_fake": train[n_train // 2:],
+            "test_real": test[: n_test // 2], "test_fake": test[n_test // 2:]}
 
 
 def random_crops(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tensor:
@@ -96,13 +103,17 @@ def random_crops(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tens
     return out
 
 
-def check_generator(cfg, hr: torch.Tensor, generated: torch.Tensor, roles: dict) -> dict:
-    """Train a fresh RealismCNN on one generator's images; return its held-apart test metrics."""
+def check_generator(cfg, hr: torch.Tensor, generated: torch.Tensor, roles: dict,
+                    test_hr: torch.Tensor | None = None, test_generated: torch.Tensor | None = None) -> dict:
+    """Train a fresh RealismCNN on one generator's images of the training photos (``hr``, ``generated``);
+    return its metrics on the test photos (``test_hr``, ``test_generated``; default the same tensors)."""
+    test_hr = hr if test_hr is None else test_hr
+    test_generated = generated if test_generated is None else test_generated
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     x_train = torch.cat([hr[roles["train_real"]], generated[roles["train_fake"]]])
     y_train = torch.cat([torch.ones(len(roles["train_real"])), torch.zeros(len(roles["train_fake"]))])
-    x_test = torch.cat([hr[roles["test_real"]], generated[roles["test_fake"]]])
+    x_test = torch.cat([test_hr[roles["test_real"]], test_generated[roles["test_fake"]]])
     y_test = torch.cat([torch.ones(len(roles["test_real"])), torch.zeros(len(roles["test_fake"]))])
     model = RealismCNN(cfg.width)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -161,26 +172,31 @@ def run(cfg: RealismConfig) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     data_root = cfg.data_root or str(sr_config.data_root())
+    if cfg.train_split not in ("train", "val"):
+        raise SystemExit(f"--train_split must be train or val (parts of cats_dogs/train), got {cfg.train_split!r}")
+    fit = load_split(cfg.train_split, data_root=data_root, limit=cfg.limit, cache=cfg.cache)
     photos = load_split("test", data_root=data_root, limit=cfg.limit, cache=cfg.cache)
-    roles = role_split(len(photos), cfg.train_fraction, cfg.seed)
+    roles = role_split(len(fit), len(photos), cfg.seed)
     results = {}
     for name in [g.strip() for g in cfg.generators.split(",") if g.strip()]:
         path = snapshot_sr_weights(name, Path(cfg.snapshot_dir) / Path(name).name)
         try:
+            generated_fit = upscaled(fit, path, cache=cfg.cache)
             generated = upscaled(photos, path, cache=cfg.cache)
         except (FileNotFoundError, ValueError) as err:
             results[name] = {"skipped": str(err)}
             print(f"{name}: skipped ({err})", flush=True)
             continue
-        res = check_generator(cfg, photos.hr, generated, roles)
+        res = check_generator(cfg, fit.hr, generated_fit, roles, photos.hr, generated)
         res["generator"] = {**sr_model_id(path), "sr_model": name}
         results[name] = res
         print(f"{name}: real-vs-generated accuracy {res['accuracy']:.3f} "
               f"(95% CI {res['accuracy_ci95'][0]:.3f}-{res['accuracy_ci95'][1]:.3f}), AUC {res['roc_auc']:.3f}",
               flush=True)
     report = {"command": "python -m train.realism " + " ".join(sys.argv[1:]), "config": dataclasses.asdict(cfg),
-              "photos": f"{data_root}/cats_dogs/val ({len(photos)} photos; half shown real, half generated; "
-                        f"{cfg.train_fraction:.0%} of each train the CNN, the rest test it)",
+              "photos": f"CNN trained on {data_root}/cats_dogs/train, split {cfg.train_split} ({len(fit)} photos), "
+                        f"tested on {data_root}/cats_dogs/val ({len(photos)} photos); in each, half shown real, "
+                        f"half generated",
               "results": results, "seconds": round(time.time() - t0, 1)}
     report = without_machine_paths(report, data_root)
     (out / "realism.json").write_text(json.dumps(report, indent=2) + "\n")

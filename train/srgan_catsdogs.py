@@ -79,6 +79,7 @@ def train(argv: list[str]) -> dict:
 def compare(args) -> dict:
     from sr_core.classifier import load_classifier
     from sr_core.metrics import psnr, ssim
+    from sr_core.provenance import weights_record
 
     val = load_split("val", args.data_root)
     hr = to_float(val.hr)
@@ -89,16 +90,21 @@ def compare(args) -> dict:
         srf = to_float(sr)
         acc = (probabilities(clf, sr).argmax(1) == val.labels).float().mean().item()
         results[name] = {"psnr": psnr(srf, hr, 4).mean().item(), "ssim": ssim(srf, hr, 4).mean().item(),
-                         "accuracy_classifier_a": acc}
+                         "accuracy_classifier_a": acc, **weights_record(name)}  # the file used, its sha256
         print(f"{name}: Y-PSNR {results[name]['psnr']:.3f} dB, SSIM {results[name]['ssim']:.4f}, "
               f"classifier A accuracy {acc:.4f}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"data": f"cats_dogs/train validation split ({len(val)} images, seed 0), HR 128, LR 32 (Pillow bicubic)",
-              "classifier": args.classifier, "results": results}
+              "classifier": args.classifier, "classifier_weights": weights_record(args.classifier),
+              "results": results}
     atomic_write(out / "compare.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2) + "\n"))
     lines = ["| model | Y-PSNR (dB) | SSIM | classifier A accuracy |", "|---|---:|---:|---:|"]
     lines += [f"| {k} | {v['psnr']:.3f} | {v['ssim']:.4f} | {v['accuracy_classifier_a']:.4f} |" for k, v in results.items()]
+    used = {k: v["weights_sha256"] for k, v in results.items() if v.get("weights_sha256")}
+    used[args.classifier] = report["classifier_weights"].get("weights_sha256", "n/a")
+    lines += ["", "Weights used (sha256, first 12 hex digits): "
+              + "; ".join(f"{k} `{str(h)[:12]}`" for k, h in used.items()) + "."]
     text = f"Validation split of cats_dogs/train ({len(val)} images), 32 -> 128.\n\n" + "\n".join(lines) + "\n"
     atomic_write(out / "compare.md", lambda tmp: Path(tmp).write_text(text))
     return report
