@@ -595,17 +595,18 @@ def run(cfg: TrainConfig) -> dict:
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             stop["signal"] = int(flag.item())
         pause = bool(cfg.stop_at) and it >= cfg.stop_at and it < cfg.max_iters
-        if cfg.time_limit and it < cfg.max_iters:
+        over = False
+        if cfg.time_limit and it < cfg.max_iters and not pause:
             over = time.time() - t0 >= cfg.time_limit
             if world > 1:
                 flag = torch.tensor([int(over)])
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                 over = bool(flag.item())
-            pause = pause or over
+            pause = over
         if it % cfg.ckpt_every == 0 or it == cfg.max_iters or stop["signal"] or pause:
             checkpoint(it)
         if stop["signal"] or pause:
-            why = f"signal {stop['signal']}" if stop["signal"] else "--stop_at or --time_limit"
+            why = f"signal {stop['signal']}" if stop["signal"] else ("--time_limit" if over else "--stop_at")
             say(f"stopped by {why} at iteration {it} of {cfg.max_iters}; checkpoint written, --resume continues")
             break
         if main_rank and (it % cfg.val_every == 0 or it == cfg.max_iters):
