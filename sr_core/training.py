@@ -6,6 +6,7 @@ that the loop (and the tests) call. Iterations are counted, not epochs.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import random
@@ -48,6 +49,14 @@ def setup_distributed(device: str = "auto") -> tuple[int, int, torch.device]:
     if use_cuda:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
+        # Import torch._dynamo *before* the group exists. DistributedDataParallel imports it on first use, and
+        # an import after init_process_group keeps ten references to the default group that are never dropped
+        # (torch 2.14): destroy_process_group() then cannot free the gloo backend, so its worker and TCP-loop
+        # threads run on into interpreter shutdown, where a thread releasing a tensor needs the GIL and the
+        # process aborts ("terminate called without an active exception", SIGABRT) -- more often the busier
+        # the CPU. Imported first, destroy_process_group() joins those threads and the process exits cleanly.
+        importlib.import_module("torch._dynamo")  # (an `import torch._dynamo` here would make `torch` local)
+
         dist.init_process_group("nccl" if use_cuda else "gloo")
     return rank, world, dev
 
