@@ -1,7 +1,15 @@
 """Command line: ``python -m sr_core {upscale,evaluate,models,classify,export-onnx} ...``.
 
-Every command prints a one-line error and exits non-zero on bad input; a
-folder run goes on past bad files and lists them at the end.
+Results go to stdout; errors, warnings and progress bars go to stderr, each error one line
+starting with ``error:`` (never a traceback). Exit codes, the same for every command:
+
+- 0: everything asked for was done (every image written);
+- 1: some inputs failed (unreadable, missing, an output in the way); the rest were written and
+  the failures are listed on stderr at the end;
+- 2: bad usage: an unknown option, model or scale, no inputs at all.
+
+``upscale`` without ``-o`` writes each output beside its input as ``<stem>_<model>_x<scale>.png``
+(a folder ``F`` given as input goes to ``F_<model>_x<scale>/`` beside it, with the same tree).
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+OUTPUT_EXTS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 
 
 class CLIError(Exception):
@@ -45,31 +54,76 @@ def _model_label(model, name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
-def _output_path(src: Path, inputs: list[str], output: Path, single_file: bool, label: str, scale: int,
-                 with_suffix: bool = False) -> Path:
-    if single_file:
+def _output_path(src: Path, inputs: list[str], output: Path | None, single_file: bool, label: str, scale: str,
+                 with_suffix: bool = False, ext: str = ".png") -> Path:
+    if single_file and output is not None:
         return output
     root = next((Path(i) for i in inputs if Path(i).is_dir() and Path(i) in src.parents), None)
     rel = src.relative_to(root) if root else Path(src.name)
     stem = f"{rel.stem}_{rel.suffix[1:]}" if with_suffix and rel.suffix else rel.stem
-    return output / rel.parent / f"{stem}_{label}_x{scale}.png"
+    if output is None:  # the default: beside the input (a folder input: beside that folder, same tree)
+        output = root.parent / f"{root.name}_{label}_x{scale}" if root else src.parent
+    return output / rel.parent / f"{stem}_{label}_x{scale}{ext}"
 
 
-def _output_paths(inputs: list[Path], args_inputs: list[str], output: Path, single_file: bool, label: str,
-                  scale: int) -> list[Path]:
+def _output_paths(inputs: list[Path], args_inputs: list[str], output: Path | None, single_file: bool, label: str,
+                  scale: str, ext: str = ".png") -> list[Path]:
     """One output per input: ``<name>_<model>_x<scale>.png``, or ``<name>_<ext>_<model>_x<scale>.png`` for
     inputs that would otherwise share an output (``photo.jpg`` and ``photo.png`` in one folder)."""
-    dsts = [_output_path(src, args_inputs, output, single_file, label, scale) for src in inputs]
+    dsts = [_output_path(src, args_inputs, output, single_file, label, scale, ext=ext) for src in inputs]
     shared = {d for d, n in Counter(dsts).items() if n > 1}
-    return [_output_path(src, args_inputs, output, single_file, label, scale, with_suffix=True) if d in shared else d
-            for src, d in zip(inputs, dsts)]
+    return [_output_path(src, args_inputs, output, single_file, label, scale, with_suffix=True, ext=ext)
+            if d in shared else d for src, d in zip(inputs, dsts)]
+
+
+def _scale_label(scale: float) -> str:
+    """``4`` for 4.0, ``2.5`` for 2.5: the ``x<scale>`` part of output names."""
+    return f"{scale:g}"
+
+
+def resize_to_outscale(out, src_size: tuple[int, int], outscale: float | None, model_scale: int):
+    """The model's output resized to ``outscale`` times the input size (Lanczos), as Real-ESRGAN's
+    ``--outscale``; unchanged when ``outscale`` is None or the model's own scale."""
+    from PIL import Image
+
+    if outscale is None or outscale == model_scale:
+        return out
+    size = (max(1, round(src_size[0] * outscale)), max(1, round(src_size[1] * outscale)))
+    return out.resize(size, Image.Resampling.LANCZOS) if out.size != size else out
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 16:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 16, got {text}")
+    return value
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be 1-100, got {text}")
+    return value
 
 
 def cmd_upscale(args) -> int:
     from .config import max_pixels
     from .inference import upscale
-    from .io import ImageLoadError, list_images, open_image, save_image
+    from .io import ImageLoadError, image_metadata, list_images, open_image, save_image
 
+    output = Path(args.output) if args.output else None
+    if output is not None and output.suffix and not output.is_dir() and len(args.inputs) == 1 \
+            and not Path(args.inputs[0]).is_dir():  # one file to a file name: its extension picks the format
+        from PIL import Image
+
+        if output.suffix.lower() not in Image.registered_extensions():
+            raise CLIError(f"-o {output}: unknown image file extension {output.suffix!r} (use .png, .jpg or .webp)")
     model = _load(args.model, args.device, args.scale)
     if args.threads:
         import torch
@@ -82,13 +136,15 @@ def cmd_upscale(args) -> int:
     inputs = list_images(args.inputs)
     if not inputs:
         raise CLIError(f"no input images found in {', '.join(map(str, args.inputs))}")
-    output = Path(args.output)
-    single_file = len(inputs) == 1 and Path(args.inputs[0]).is_file() and output.suffix != ""
+    # one input file: -o names the output file (an existing folder or a name without a suffix: a folder)
+    single_file = len(args.inputs) == 1 and len(inputs) == 1 and not Path(args.inputs[0]).is_dir() and (
+        output is None or (output.suffix != "" and not output.is_dir()))
     limit = args.max_pixels if args.max_pixels is not None else max_pixels()
     failures: list[str] = []
-    written = 0
+    written: list[Path] = []
     label = _model_label(model, args.model)
-    dsts = _output_paths(inputs, args.inputs, output, single_file, label, scale)
+    out_scale = _scale_label(args.outscale if args.outscale is not None else scale)
+    dsts = _output_paths(inputs, args.inputs, output, single_file, label, out_scale, ext=OUTPUT_EXTS[args.ext])
     sources: dict[Path, Path] = {}  # output -> the input it was made from in this run
     bar = _progress(args.progress and len(inputs) > 1, total=len(inputs), unit="img")
     for src, dst in zip(inputs, dsts):
@@ -99,6 +155,7 @@ def cmd_upscale(args) -> int:
             if dst.exists() and not args.overwrite:
                 raise FileExistsError(f"{dst}: exists (pass --overwrite to replace it)")
             img = open_image(src, max_pixels=limit)
+            meta = image_metadata(img)
             tiles = _progress(args.progress, desc=src.name, unit="tile", leave=False)
 
             def on_tile(done, total, tiles=tiles):
@@ -109,23 +166,31 @@ def cmd_upscale(args) -> int:
             out = upscale(model, img, tile=args.tile, tile_overlap=args.tile_overlap, progress=on_tile,
                           dtype=args.dtype)
             tiles.close()
-            save_image(out, dst, overwrite=args.overwrite)
-            written += 1
+            out = resize_to_outscale(out, img.size, args.outscale, scale)
+            save_image(out, dst, overwrite=args.overwrite, quality=args.quality, **meta)
+            written.append(dst)
         except (ImageLoadError, ValueError) as err:
             failures.append(str(err))
-            bar.write(f"error: {err}")
+            bar.write(f"error: {err}", file=sys.stderr)
         except OSError as err:  # output not writable (exists, read-only, disk full, a file in the way, ...)
             failures.append(f"{src}: {err}" if str(src) not in str(err) else str(err))
-            bar.write(f"error: {failures[-1]}")
+            bar.write(f"error: {failures[-1]}", file=sys.stderr)
         except MemoryError:
             failures.append(f"{src}: out of memory (try a smaller --tile)")
-            bar.write(f"error: {failures[-1]}")
+            bar.write(f"error: {failures[-1]}", file=sys.stderr)
         bar.update(1)
     bar.close()
-    print(f"wrote {written} image(s) to {output}" + (f"; {len(failures)} failed:" if failures else ""))
-    for f in failures:
-        print(f"  {f}")
-    return 1 if failures else 0
+    if single_file:  # one line: the result on stdout, or the error (already on stderr)
+        if written:
+            with_size = f" ({out.width}x{out.height})"
+            print(f"wrote {written[0]}{with_size}")
+        return EXIT_SOME_FAILED if failures else EXIT_OK
+    print(f"wrote {len(written)} image(s) " + (f"to {output}" if output is not None else "beside the inputs"))
+    if failures:
+        print(f"{len(failures)} of {len(inputs)} input(s) failed:", file=sys.stderr)
+        for f in failures:
+            print(f"  {f}", file=sys.stderr)
+    return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
 def cmd_evaluate(args) -> int:
@@ -165,13 +230,32 @@ def cmd_models(args) -> int:
     from .checkpoint import has_weights
     from .nets import PRESETS, build_preset, count_parameters
 
-    print(f"{'name':<16}{'architecture':<30}{'scale':>6}{'parameters':>12}  weights")
+    rows = []
     for name, (arch, hparams) in PRESETS.items():
         detail = arch + "".join(f" {k}={v}" for k, v in hparams.items() if k in ("conv", "mode", "norm"))
         params = count_parameters(build_preset(name))
         present = "built-in" if arch == "interpolation" else ("present" if has_weights(name) else "missing")
-        print(f"{name:<16}{detail:<30}{4:>6}{params:>12,}  {present}")
+        rows.append((name, detail, str(hparams.get("scale", 4)), f"{params:,}", present))
+    from .community import models_dir_rows
+    from .config import models_dir
+
+    for name, detail, scale, params, present in models_dir_rows():  # your own models (sr_core.community)
+        scale, params = ("-", "-") if params is None else (str(scale), f"{params:,}")
+        rows.append((name, detail, scale, params, present))
+    print(format_table(("name", "architecture", "scale", "parameters", "weights"), rows, right=(2, 3)))
+    print(f"your own models: {models_dir()} (SR_MODELS_DIR; .pth / .pt / .ckpt / .safetensors files, any "
+          "architecture spandrel recognises)", file=sys.stderr)
     return 0
+
+
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> str:
+    """Plain-text columns as wide as their widest cell, two spaces apart; columns in ``right`` right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
 
 
 def cmd_classify(args) -> int:
@@ -240,13 +324,26 @@ def cmd_export_onnx(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sr_core", description="Super-resolution toolkit")
+    prog = "sr-core" if Path(sys.argv[0]).name == "sr-core" else "python -m sr_core"  # the installed command, or -m
+    parser = argparse.ArgumentParser(prog=prog, description="Super-resolution toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("upscale", help="upscale image files or folders")
+    p = sub.add_parser("upscale", help="upscale image files or folders",
+                       epilog="exit status: 0 every image written, 1 some inputs failed (listed on stderr), "
+                              "2 bad usage (unknown option or model)")
     p.add_argument("inputs", nargs="+", help="image files and/or folders")
-    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
-    p.add_argument("--model", default="srresnet", help="model name or checkpoint path (default: srresnet)")
+    p.add_argument("-o", "--output", default=None,
+                   help="output file (one input file; its extension picks the format) or folder (default: beside "
+                        "each input as <stem>_<model>_x<scale>.png; a folder F goes to F_<model>_x<scale>/)")
+    p.add_argument("--outscale", type=_positive_float, default=None,
+                   help="final scale (any factor, e.g. 2 from a 4x model): the model's output is resized with "
+                        "Lanczos (default: the model's scale)")
+    p.add_argument("--ext", default="png", choices=sorted(OUTPUT_EXTS),
+                   help="format of outputs named by the tool (default: png); a file name given with -o wins")
+    p.add_argument("--quality", type=_quality, default=None, help="JPEG/WebP quality 1-100 (default: 95)")
+    p.add_argument("--model", default="srresnet",
+                   help="model name, checkpoint path, a file in SR_MODELS_DIR, any .pth/.safetensors/.ckpt model "
+                        "spandrel recognises, or hf://owner/repo/file.pth (default: srresnet)")
     p.add_argument("--scale", type=int, default=None, help="check that the model has this scale")
     p.add_argument("--tile", type=int, default=None, help="tile size in input pixels (default: from free memory; 0: off)")
     p.add_argument("--tile-overlap", type=int, default=16)

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from . import config
 
@@ -192,17 +192,53 @@ def _savable(img: Image.Image, fmt: str) -> Image.Image:
     return img
 
 
-def save_image(img: Image.Image, path: str | Path, overwrite: bool = True) -> Path:
-    """Write ``img`` atomically (temp file in the same folder, then rename); the format follows the suffix."""
+def image_metadata(img: Image.Image) -> dict:
+    """The colour profile and EXIF of ``img`` to carry over to its upscaled copy, as keyword arguments of
+    ``save_image``. The EXIF orientation is reset to 1 (normal): ``open_image`` has already applied it."""
+    meta = {}
+    if img.info.get("icc_profile"):
+        meta["icc_profile"] = img.info["icc_profile"]
+    try:
+        exif = img.getexif()
+    except Exception as err:  # a broken EXIF block is dropped, not a failed upscale
+        log.warning("dropping unreadable EXIF (%s)", err)
+        exif = None
+    if exif:
+        if ExifTags.Base.Orientation in exif:
+            exif[ExifTags.Base.Orientation] = 1
+        meta["exif"] = exif.tobytes()
+    return meta
+
+
+QUALITY_FORMATS = ("JPEG", "WEBP")  # the formats --quality applies to (lossy); PNG is always lossless
+
+
+def save_image(img: Image.Image, path: str | Path, overwrite: bool = True, quality: int | None = None,
+               icc_profile: bytes | None = None, exif: bytes | None = None) -> Path:
+    """Write ``img`` atomically (temp file in the same folder, then rename); the format follows the suffix.
+
+    Args:
+        quality: 1-100 for JPEG and WebP (default 95 for both); ignored by lossless formats.
+        icc_profile, exif: metadata to embed (see ``image_metadata``), where the format can hold it.
+    """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: exists (pass --overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: unknown image file extension {path.suffix!r}")
+    if quality is not None and not 1 <= quality <= 100:
+        raise ValueError(f"quality must be 1-100, got {quality}")
+    path.parent.mkdir(parents=True, exist_ok=True)
     img = _savable(img, fmt)
-    atomic_write(path, lambda tmp: img.save(tmp, format=fmt))
+    options = {}
+    if fmt in QUALITY_FORMATS:
+        options["quality"] = 95 if quality is None else quality
+    if icc_profile and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        options["icc_profile"] = icc_profile
+    if exif and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        options["exif"] = exif
+    atomic_write(path, lambda tmp: img.save(tmp, format=fmt, **options))
     return path
 
 

@@ -169,12 +169,127 @@ def test_missing_input_file(cli, tmp_path):
     result = cli("upscale", tmp_path / "missing.png", "-o", tmp_path / "b.png", "--model", "bicubic")
     assert result.returncode == 1
     _no_traceback(result)
-    assert any(line.startswith("error: ") and "missing.png" in line and "no such file" in line
-               for line in result.stdout.splitlines())
+    assert result.stdout == ""  # errors never go to stdout
+    _one_line_error(result, "missing.png", "no such file")  # a single-file run: one line
 
 
 def test_usage_errors(cli):
-    for argv in (["upscale", "x.png"], ["frobnicate"], []):
+    for argv in (["upscale"], ["upscale", "x.png", "--no-such-option"], ["frobnicate"], []):
         result = cli(*argv)
         assert result.returncode == 2
         _no_traceback(result)
+
+
+# --- streams, exit codes, --outscale, formats and metadata (issue 16) ---------------------------
+
+def test_streams_and_exit_codes_of_a_folder_with_bad_files(cli, tmp_path):
+    """Results on stdout, every error and the failure summary on stderr; 1 when some inputs failed."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(smooth_rgb(6, 5, seed=1)).save(inputs / "good.png")
+    (inputs / "broken.png").write_bytes(b"not a png")
+    result = cli("upscale", inputs, tmp_path / "missing.png", "-o", tmp_path / "out", "--model", "bicubic",
+                 "--no-progress")
+    assert result.returncode == 1
+    _no_traceback(result)
+    assert result.stdout.splitlines() == [f"wrote 1 image(s) to {tmp_path / 'out'}"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2 and any("broken.png" in e for e in errors) and any("missing.png" in e for e in errors)
+    assert "2 of 3 input(s) failed:" in result.stderr
+    assert (tmp_path / "out" / "good_bicubic_x4.png").is_file()
+    ok = cli("upscale", inputs / "good.png", "-o", tmp_path / "one.png", "--model", "bicubic")
+    assert ok.returncode == 0 and ok.stderr == ""
+    assert ok.stdout.splitlines() == [f"wrote {tmp_path / 'one.png'} (24x20)"]  # one file: one line
+
+
+def test_bad_usage_exits_2_with_a_message(cli, tmp_path):
+    Image.fromarray(smooth_rgb(5, 5)).save(tmp_path / "a.png")
+    for argv in (["--outscale", "0"], ["--outscale", "two"], ["--quality", "101"], ["--ext", "gif"],
+                 ["-o", tmp_path / "b.unknownext"]):
+        result = cli("upscale", tmp_path / "a.png", "--model", "bicubic", *argv)
+        assert result.returncode == 2, (argv, result.stderr)
+        _no_traceback(result)
+        assert result.stdout == "" and "error" in result.stderr, argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("outscale, size", [(None, (44, 28)), ("2", (22, 14)), ("3", (33, 21)), ("1.5", (16, 10)),
+                                            ("4", (44, 28))])
+def test_outscale_output_sizes(cli, tmp_path, bicubic, outscale, size):
+    src = tmp_path / "in.png"
+    Image.fromarray(smooth_rgb(11, 7)).save(src)
+    extra = ["--outscale", outscale] if outscale else []
+    result = cli("upscale", src, "--model", "bicubic", *extra)  # no -o: beside the input
+    assert result.returncode == 0, result.stderr
+    label = outscale or "4"
+    dst = tmp_path / f"in_bicubic_x{label}.png"
+    assert result.stdout.strip() == f"wrote {dst} ({size[0]}x{size[1]})"
+    with Image.open(dst) as im:
+        assert im.size == size
+        if outscale in (None, "4"):  # the model's own scale: the network output, not resampled
+            assert np.array_equal(np.asarray(im), np.asarray(upscale(bicubic, src)))
+        if outscale == "2":  # 4x then Lanczos down to 2x: close to the 4x output downscaled
+            ref = upscale(bicubic, src).resize(size, Image.Resampling.LANCZOS)
+            assert np.array_equal(np.asarray(im), np.asarray(ref))
+
+
+def test_default_output_for_a_folder(cli, tmp_path):
+    inputs = tmp_path / "photos"
+    (inputs / "sub").mkdir(parents=True)
+    Image.fromarray(smooth_rgb(5, 4, seed=1)).save(inputs / "a.png")
+    Image.fromarray(smooth_rgb(4, 5, seed=2)).save(inputs / "sub" / "b.png")
+    result = cli("upscale", inputs, "--model", "bicubic", "--outscale", "2", "--ext", "jpg", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "photos_bicubic_x2"
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "a_bicubic_x2.jpg", "sub/b_bicubic_x2.jpg"]
+    assert sorted(p.name for p in inputs.iterdir()) == ["a.png", "sub"]  # nothing written into the input folder
+
+
+def _exif_with_orientation(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    exif[0x010F] = "TestCam"  # Make
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("ext, fmt", [(".png", "PNG"), (".jpg", "JPEG"), (".webp", "WEBP")])
+def test_format_quality_and_metadata_round_trip(cli, tmp_path, ext, fmt):
+    """The format follows the extension; the ICC profile and EXIF survive; the orientation is applied once
+    (a portrait photo stored landscape with orientation 6 comes out portrait) and reset to 1."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "photo.jpg"
+    Image.fromarray(smooth_rgb(12, 8)).save(src, quality=95, exif=_exif_with_orientation(6), icc_profile=icc)
+    sizes = {}
+    for quality in ("30", "95"):
+        dst = tmp_path / f"out_q{quality}{ext}"
+        result = cli("upscale", src, "-o", dst, "--model", "bicubic", "--quality", quality)
+        assert result.returncode == 0, result.stderr
+        with Image.open(dst) as im:
+            assert im.format == fmt
+            assert im.size == (32, 48)  # 12 x 8 stored, rotated by the EXIF orientation to 8 x 12, then x4
+            assert im.info.get("icc_profile") == icc
+            exif = im.getexif()
+            assert exif.get(0x010F) == "TestCam" and exif.get(0x0112, 1) == 1
+        sizes[quality] = dst.stat().st_size
+    if fmt == "PNG":
+        assert sizes["30"] == sizes["95"]  # lossless: --quality does not apply
+    else:
+        assert sizes["30"] < sizes["95"]
+
+
+def test_models_table_columns_line_up(cli):
+    result = cli("models")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = lines[0]
+    for column in ("scale", "parameters"):  # right-aligned: every row's cell ends where the header's does
+        end = header.index(column) + len(column)
+        for line in lines[1:]:
+            assert line[end - 1].isdigit() or line[end - 1] == "-", (column, line)
+            assert line[end] == " ", (column, line)
+    start = header.index("weights")
+    assert all(line[start - 1] == " " and line[start] != " " for line in lines[1:])
+    assert any(line.startswith("swift-srgan") for line in lines)

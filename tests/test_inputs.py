@@ -395,7 +395,8 @@ def test_cli_folder_with_good_and_bad_files(cli_runs, cli, bicubic):
     assert "Traceback" not in text, text
     for name in bad:  # each refusal is one line that names the file
         assert _error_lines(result, inputs / "bad ones" / name), f"no one-line error naming {name}:\n{text}"
-    assert f"wrote {len(good) + 1} image(s)" in result.stdout and f"{len(bad)} failed" in result.stdout
+    assert f"wrote {len(good) + 1} image(s)" in result.stdout and f"{len(bad)} of " in result.stderr
+    assert "error" not in result.stdout  # stdout is for results, stderr for the errors and their summary
     for name, case in good.items():  # every good file is written, and is what the library makes of it
         dst = out / _expected_output_name(name, list(good))
         assert dst.is_file(), name
@@ -415,7 +416,7 @@ def test_cli_folder_with_good_and_bad_files(cli_runs, cli, bicubic):
     again = cli("upscale", inputs, "-o", out, "--model", "bicubic", "--max-pixels", "2000", "--no-progress")
     assert again.returncode == 1 and "Traceback" not in again.stdout + again.stderr
     assert "wrote 0 image(s)" in again.stdout
-    assert _error_lines(again, damaged) and "--overwrite" in again.stdout
+    assert _error_lines(again, damaged) and "--overwrite" in again.stderr
     assert damaged.read_bytes() == b"keep me"
 
     # with --overwrite every good output is written again; the bad files still fail
