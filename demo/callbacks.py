@@ -35,10 +35,11 @@ import sr_core
 from sr_core import config
 from sr_core.data import degrade, mod_crop
 from sr_core.inference import DEFAULT_OVERLAP, model_scale
-from sr_core.io import HIGH_BIT_MODES, ImageLoadError, open_image, to_image, to_tensor
+from sr_core.cli import resize_to_outscale
+from sr_core.io import HIGH_BIT_MODES, ImageLoadError, image_metadata, open_image, save_image, to_image, to_tensor
 from sr_core.nets import PRESETS
 
-from . import models
+from . import community, models
 
 DEFAULT_MAX_PIXELS = 1_000_000
 DEFAULT_TILE = 256
@@ -49,6 +50,9 @@ COMPARE_PRESETS = {
 }
 KEEP_SECONDS = 3600  # per-request output folders older than this are deleted
 ZOOM_DISPLAY = 320  # zoomed crops are enlarged (nearest neighbour) to at least this many pixels
+
+OUTPUT_SCALES = (2, 3, 4)  # the Upscale tab's choices; a 4x model's output is resized (Lanczos) for 2 and 3
+OUTPUT_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WebP": ".webp"}  # PNG lossless; JPEG/WebP at quality 95
 
 ProgressFn = Callable[..., Any]
 ImageInput = Union[str, Path, Image.Image, np.ndarray, None]
@@ -130,6 +134,8 @@ def resolve_model(name: str | None) -> str:
     if not name:
         raise _error(f"No model chosen; pick one of: {', '.join(choices)}.")
     name = str(name).strip()
+    if name not in PRESETS and (name in choices or community.path_of(name) is not None):
+        return name  # your own model: a file in SR_MODELS_DIR, or this page's upload (demo/community.py)
     if name not in PRESETS:
         raise _error(f"Unknown model {html.escape(name)!r}; available: {', '.join(choices)}.")
     if name not in choices:
@@ -199,14 +205,64 @@ def _report(progress: ProgressFn | None, fraction: float, desc: str) -> None:
 
 # --- Upscale tab ---------------------------------------------------------------------------------------------
 
-def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressFn | None = None,
-                  tile: int | None = None) -> tuple[str, dict]:
-    """Upscale one image with one model; return (path of the lossless PNG, info dict).
+def check_format(out_scale, fmt) -> tuple[int | None, str]:
+    """The output scale and format of an Upscale request, checked: (2, 3, 4 or None = the model's), format."""
+    if out_scale in (None, ""):
+        out_scale = None
+    else:
+        try:
+            out_scale = int(str(out_scale).lstrip("x×"))
+        except ValueError:
+            out_scale = -1
+        if out_scale not in OUTPUT_SCALES:
+            raise _error(f"Output scale must be one of {', '.join(f'x{s}' for s in OUTPUT_SCALES)}.")
+    fmt = "PNG" if fmt in (None, "") else str(fmt)
+    match = {k.lower(): k for k in OUTPUT_FORMATS} | {"jpg": "JPEG"}
+    if fmt.lower() not in match:
+        raise _error(f"Format must be one of {', '.join(OUTPUT_FORMATS)}.")
+    return out_scale, match[fmt.lower()]
 
-    The PNG is written to a new per-request folder. ``progress`` (e.g. a
-    ``gr.Progress``) is called as ``progress(fraction, desc=...)`` after each tile.
+
+def check_upload(image: ImageInput) -> None:
+    """Run when a file is uploaded: ``gr.Error`` at once if it cannot be read (or has too many pixels)."""
+    if image is not None and image != "":
+        load_image(image)
+
+
+def check_uploads(files: list | None) -> None:
+    """``check_upload`` for each of several uploaded files; the message names the bad ones."""
+    bad = []
+    for f in files or []:
+        try:
+            check_upload(_file_path(f))
+        except gr.Error as err:
+            bad.append(f"{Path(_file_path(f)).name}: {err.message}")
+    if bad:
+        raise _error("Some uploads are not usable images: " + "; ".join(bad))
+
+
+def _file_path(f) -> str:
+    """A path from what ``gr.File`` hands over (a path string, or an object with ``.name`` / ``.path``)."""
+    return str(getattr(f, "path", None) or getattr(f, "name", None) or f) if not isinstance(f, (str, Path)) \
+        else str(f)
+
+
+def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressFn | None = None,
+                  tile: int | None = None, out_scale: int | str | None = None, fmt: str | None = "PNG",
+                  folder: Path | None = None) -> tuple[str, dict]:
+    """Upscale one image with one model; return (path of the output file, info dict).
+
+    Args:
+        out_scale: 2, 3 or 4 (or "x2", ...): the output size over the input's; the model's output is resized
+            with Lanczos when it differs from the model's own scale. None: the model's scale.
+        fmt: "PNG" (lossless, the default), "JPEG" or "WebP" (quality 95). The colour profile and EXIF of the
+            input are kept (its orientation applied and reset).
+        folder: where to write (default: a new per-request folder).
+
+    ``progress`` (e.g. a ``gr.Progress``) is called as ``progress(fraction, desc=...)`` after each tile.
     """
     name = resolve_model(model_name)
+    out_scale, fmt = check_format(out_scale, fmt)
     img = load_image(image)
     _report(progress, 0.0, f"loading {name}")
     t0 = time.perf_counter()
@@ -223,13 +279,17 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
 
     t0 = time.perf_counter()
     out = sr_core.upscale(model, img, tile=tile, progress=on_tile, max_pixels=None)
+    out = resize_to_outscale(out, img.size, out_scale, model_scale(model))
     t_run = time.perf_counter() - t0
-    _report(progress, 1.0, "saving PNG")
-    path = request_dir("upscale-") / f"{_stem(image)}_{name}_x{model_scale(model)}.png"
-    out.save(path, format="PNG", compress_level=4)
+    _report(progress, 1.0, f"saving {fmt}")
+    scale = out_scale or model_scale(model)
+    path = (folder or request_dir("upscale-")) / f"{_stem(image)}_{name}_x{scale}{OUTPUT_FORMATS[fmt]}"
+    save_image(out, path, **image_metadata(img))
     info = {
         "model": name,
-        "scale": model_scale(model),
+        "scale": scale,
+        "model_scale": model_scale(model),
+        "format": fmt,
         "input_size": list(img.size),
         "output_size": list(out.size),
         "mode": out.mode,
@@ -240,6 +300,68 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
         "max_input_pixels": max_pixels(),
     }
     return str(path), info
+
+
+def upscale_files(files: list | None, model_name: str | None, out_scale: int | str | None = None,
+                  fmt: str | None = "PNG", progress: ProgressFn | None = None,
+                  tile: int | None = None) -> tuple[list[str], str | None, dict]:
+    """Upscale several uploaded files; return (output paths for the gallery, one zip of them all, info).
+
+    A file that cannot be read is skipped and listed in ``info["failed"]``; ``gr.Error`` if none worked.
+    Progress is reported per file (``file 2/5: tile 3/8``).
+    """
+    import zipfile
+
+    paths = [_file_path(f) for f in files or []]
+    if not paths:
+        raise _error("No files: drop or choose one or more images first.")
+    name = resolve_model(model_name)
+    out_scale, fmt = check_format(out_scale, fmt)
+    folder = request_dir("batch-")
+    outputs, failed, items = [], [], []
+    for i, path in enumerate(paths):
+        def step(fraction, desc="", i=i, n=len(paths), path=path):
+            _report(progress, (i + fraction) / n, f"file {i + 1}/{n} ({Path(path).name}): {desc}")
+        step(0.0, "reading")
+        try:
+            sub = folder / f"{i:04d}"  # one folder per file: two uploads named photo.png do not collide
+            sub.mkdir()
+            out, info = upscale_image(path, name, progress=step, tile=tile, out_scale=out_scale, fmt=fmt,
+                                      folder=sub)
+        except gr.Error as err:
+            failed.append({"file": Path(path).name, "error": err.message})
+            continue
+        outputs.append(out)
+        items.append({"file": Path(path).name, "output": Path(out).name, "scale": info["scale"],
+                      "output_size": info["output_size"], "seconds": info["seconds"]})
+    if not outputs:
+        raise _error("None of the files could be upscaled: "
+                     + "; ".join(f"{f['file']}: {f['error']}" for f in failed))
+    archive = folder / f"upscaled_{name}_x{items[0]['scale']}.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:  # PNG/JPEG/WebP: compressed already
+        seen: set[str] = set()
+        for i, out in enumerate(outputs):
+            arcname = Path(out).name if Path(out).name not in seen else f"{i + 1}_{Path(out).name}"
+            seen.add(arcname)
+            zf.write(out, arcname)
+    _report(progress, 1.0, "done")
+    return outputs, str(archive), {"model": name, "format": fmt, "files": items, "failed": failed}
+
+
+def batch_summary(info: dict | None) -> str:
+    """One Markdown line for a several-files run: how many written, which failed."""
+    if not info:
+        return ""
+    text = f"**{len(info['files'])}** file(s) upscaled with **{info['model']}** ({info['format']})"
+    if info.get("failed"):
+        text += "; failed: " + "; ".join(f"{html.escape(f['file'])} ({f['error']})" for f in info["failed"])
+    return text
+
+
+def cleared(n: int = 4) -> tuple[None, ...]:
+    """Empty values for the result components (slider / gallery, summary, download, info): what a new upload,
+    a cleared input or the start of a run shows, so no earlier result stays beside a new input or an error."""
+    return (None,) * n
 
 
 def before_after(image: ImageInput, result_path: str | None) -> tuple[str, str] | None:
@@ -261,7 +383,8 @@ def upscale_summary(info: dict | None) -> str:
     (w, h), (ow, oh) = info["input_size"], info["output_size"]
     load = f" (+{info['load_seconds']:.2f} s loading)" if info.get("load_seconds", 0) >= 0.05 else ""
     tiles = f", {info['tiles']} tiles" if info.get("tiles", 0) > 1 else ""
-    return (f"**{info['model']}** ×{info['scale']}: {w}×{h} → **{ow}×{oh}** px "
+    fmt = f" {info['format']}" if info.get("format") else ""
+    return (f"**{info['model']}** ×{info['scale']}{fmt}: {w}×{h} → **{ow}×{oh}** px "
             f"in **{info['seconds']:.2f} s**{load} on {info['device']}{tiles}")
 
 
@@ -324,8 +447,8 @@ def compare_images(image: ImageInput, model_name: str | None, preset: str = "sta
 
     Returns (LR enlarged with nearest neighbour to the HR size, bicubic, SR, HR,
     readouts). The readouts hold PSNR and SSIM of bicubic and SR (Y channel,
-    border = scale, as ``sr_core.metrics``) and both classifiers' cat/dog
-    probabilities for HR, bicubic and SR.
+    border = scale, as ``sr_core.metrics``) and, with the ``catdog32`` preset only,
+    both classifiers' cat/dog probabilities for HR, bicubic and SR.
     """
     name = resolve_model(model_name)
     if preset not in COMPARE_PRESETS:
@@ -349,8 +472,12 @@ def compare_images(image: ImageInput, model_name: str | None, preset: str = "sta
         x = to_tensor(out)
         metrics[key] = {"psnr": _round(sr_core.psnr(x, hr_t, crop_border=scale)[0], 3),
                         "ssim": _round(sr_core.ssim(x, hr_t, crop_border=scale)[0], 4)}
-    _report(progress, 0.85, "classifiers")
-    classifiers = classifier_readout({"hr": hr, "bicubic": bicubic, "sr": sr})
+    # cat/dog probabilities mean something only for the cat/dog preset (32x32 cat or dog photos); for any
+    # other image they are noise ("dog 0.98" under a bird), so they are not computed or shown
+    classifiers = {}
+    if preset == "catdog32":
+        _report(progress, 0.85, "classifiers")
+        classifiers = classifier_readout({"hr": hr, "bicubic": bicubic, "sr": sr})
     readouts = {
         "model": name,
         "preset": preset,

@@ -37,8 +37,10 @@ def is_available(name: str) -> bool:
 
 
 def model_choices() -> list[str]:
-    """Models the app can run now: learned ones with weights first, then the classical ones."""
-    return [name for name in learned_models() if is_available(name)] + list(CLASSICAL)
+    """Models the app can run now: learned ones with weights first, your own (SR_MODELS_DIR), then the classical ones."""
+    from . import community  # your own models: demo/community.py
+
+    return [name for name in learned_models() if is_available(name)] + community.community_choices() + list(CLASSICAL)
 
 
 def unavailable_models() -> list[str]:
@@ -50,10 +52,49 @@ def default_model() -> str:
     return model_choices()[0]
 
 
+# A few words per model for the model lists: what each one is for.
+DESCRIPTIONS = {
+    "fast": "CPU-first network: several times faster than srresnet; clean images",
+    "srresnet": "clean images; the SRGAN paper's PSNR network",
+    "srgan": "clean images; sharper texture (GAN), lower PSNR",
+    "swift-srgan": "depthwise-separable SRGAN (Swift-SRGAN); GAN texture",
+    "srgan-catsdogs": "srgan fine-tuned on cat and dog photos",
+    "srcnn": "the 2014 baseline; small and fast",
+    "bicubic": "classical interpolation, no network",
+    "lanczos": "classical interpolation, no network",
+    "nearest": "pixel replication, no network",
+}
+
+
+def describe(name: str) -> str:
+    """``"name: what it is for"`` (just the name where there is no description)."""
+    text = DESCRIPTIONS.get(name)
+    return f"{name}: {text}" if text else name
+
+
+def set5_psnr(name: str) -> float | None:
+    """The Set5 PSNR on the model card (``config.json`` ``metrics``), or None."""
+    try:
+        return float(sr_core.checkpoint.read_config(config.weights_dir() / name / "config.json")
+                     ["metrics"]["Set5"]["psnr"])
+    except Exception:  # no weights, no card, no metrics: no figure
+        return None
+
+
+def best_psnr_model(choices: list[str] | None = None) -> str:
+    """The offered model with the best Set5 PSNR on its card (the Compare tab's default), else the first."""
+    choices = model_choices() if choices is None else choices
+    scored = [(set5_psnr(n), n) for n in choices]
+    scored = [(p, n) for p, n in scored if p is not None]
+    return max(scored)[1] if scored else choices[0]
+
+
 @functools.lru_cache(maxsize=8)
 def get_model(name: str) -> nn.Module:
-    """``sr_core.load_model(name)`` on ``device()``, loaded once per process."""
-    return sr_core.load_model(name, device=device())
+    """``sr_core.load_model(name)`` on ``device()``, loaded once per process (uploads: demo/community.py)."""
+    from . import community
+
+    return sr_core.load_model(community.path_of(name) or name, device=device())
 
 
 def classifier_module():

@@ -2,7 +2,9 @@
 
 Public API endpoints (``gradio_client``):
 
-* ``/upscale`` (image, model) -> (upscaled lossless PNG, info dict)
+* ``/upscale`` (image, model, scale=4, format="PNG") -> (upscaled file, info dict); scale 2, 3 or 4,
+  format PNG (lossless), JPEG or WebP
+* ``/upscale_files`` (files, model, scale=4, format="PNG") -> (gallery of outputs, one zip, info dict)
 * ``/compare`` (image, model, preset) -> (LR enlarged, bicubic, SR, HR, readouts dict)
 
 Every other event (page-load refresh of the model list, the before/after
@@ -18,6 +20,7 @@ import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
 from . import callbacks, models
+from . import community as own
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 EXAMPLES = [  # (file, compare preset, label)
@@ -92,7 +95,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
     """The two-tab app.
 
     Args:
-        upscale_fn: ``(image, model_name, progress=...) -> (png_path, info)``.
+        upscale_fn: ``(image, model_name, progress=..., out_scale=..., fmt=...) -> (path, info)``.
         compare_fn: ``(image, model_name, preset, progress=...) -> (lr, bicubic, sr, hr, readouts)``.
         list_models: returns the model names to offer; called at build time and on every page load.
         examples_dir: folder holding the example images named in ``EXAMPLES``.
@@ -100,8 +103,11 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
     choices = list_models()
     examples = [(examples_dir / f, preset, label) for f, preset, label in EXAMPLES if (examples_dir / f).is_file()]
 
-    def upscale(image, model_name, progress=gr.Progress()):
-        return upscale_fn(image, model_name, progress=progress)
+    def upscale(image, model_name, scale=4, format="PNG", progress=gr.Progress()):  # noqa: A002 (API name)
+        return upscale_fn(image, model_name, progress=progress, out_scale=scale, fmt=format)
+
+    def upscale_files(files, model_name, scale=4, format="PNG", progress=gr.Progress()):  # noqa: A002
+        return callbacks.upscale_files(files, model_name, scale, format, progress=progress)
 
     def compare(image, model_name, preset, progress=gr.Progress()):
         return compare_fn(image, model_name, preset, progress=progress)
@@ -141,7 +147,21 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                                          elem_id="upscale-input")
                     up_model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True,
                                            elem_id="upscale-model")
-                    up_btn = gr.Button("Upscale ×4", variant="primary", elem_id="upscale-button")
+                    with gr.Row():
+                        up_scale = gr.Radio([(f"×{s}", s) for s in callbacks.OUTPUT_SCALES], value=4,
+                                            label="Output scale", elem_id="upscale-scale")
+                        up_format = gr.Radio(list(callbacks.OUTPUT_FORMATS), value="PNG", label="Format",
+                                             elem_id="upscale-format")
+                    up_btn = gr.Button("Upscale", variant="primary", elem_id="upscale-button")
+                    with gr.Accordion("Several files at once", open=False):
+                        up_files = gr.File(label="Drop several images", file_count="multiple", file_types=["image"],
+                                           type="filepath", elem_id="upscale-files")
+                        up_files_btn = gr.Button("Upscale all", elem_id="upscale-files-button")
+                    with gr.Accordion("Your own model (.pth / .safetensors / .ckpt)", open=False):
+                        own_model = gr.File(label=f"Model file, up to {own.max_upload_mb():g} MB: ESRGAN, "
+                                                  "Real-ESRGAN, SwinIR, HAT, SPAN, ... (any that spandrel knows)",
+                                            file_types=list(own.community.SUFFIXES), type="filepath",
+                                            elem_id="model-upload")
                     gr.Examples([[str(p)] for p, _, _ in examples], inputs=[up_in], label="Examples",
                                 example_labels=[label for _, _, label in examples], cache_examples=False,
                                 api_visibility="private")
@@ -150,15 +170,18 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                                                type="filepath", interactive=False, max_height=640,
                                                buttons=["fullscreen"], elem_id="upscale-slider")
                     up_summary = gr.Markdown(elem_id="upscale-summary")
-                    up_file = gr.File(label="Download (lossless PNG)", interactive=False, elem_id="upscale-file")
+                    up_file = gr.File(label="Download", interactive=False, elem_id="upscale-file")
+                    up_gallery = gr.Gallery(label="Results (several files)", visible=True, columns=4, height="auto",
+                                            elem_id="upscale-gallery")
+                    up_zip = gr.File(label="Download all (zip)", interactive=False, elem_id="upscale-zip")
                     with gr.Accordion("Details", open=False):
                         up_info = gr.JSON(label="Info", elem_id="upscale-info")
 
         with gr.Tab("Compare", id="compare"):
             gr.Markdown("Your image is the ground truth (HR). The app makes its low-resolution version (LR), "
                         "upscales that with bicubic and with the chosen model, and measures both against the HR "
-                        "(PSNR/SSIM on the Y channel, border = scale). Classifiers A and B give cat/dog "
-                        "probabilities when their weights exist.")
+                        "(PSNR/SSIM on the Y channel, border = scale). With the cat/dog preset, classifiers A "
+                        "and B also give cat/dog probabilities (when their weights exist).")
             with gr.Row():
                 cmp_in = upload_image(label="Ground truth (HR)", type="filepath", image_mode=None,
                                       sources=["upload", "clipboard"], height=240, elem_id="compare-input")
@@ -193,11 +216,36 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                 cmp_json = gr.JSON(label="Readouts", elem_id="compare-json")
 
         # Public API: the two model events (they share one queue: one model run at a time).
-        up_btn.click(upscale, [up_in, up_model], [up_file, up_info], api_name="upscale",
-                     api_description="Upscale an image ×4; returns the lossless PNG and an info dict.",
-                     show_progress_on=[up_slider], concurrency_id="model").success(
+        # A new upload, a cleared input or a new run first clears the previous result, its summary and its
+        # download links, so a failed run never leaves the last one on the page beside its error.
+        single_outputs = [up_slider, up_summary, up_file, up_info]
+        batch_outputs = [up_gallery, up_zip, up_summary, up_info]
+        up_btn.click(callbacks.cleared, None, single_outputs, api_visibility="private", queue=False,
+                     show_progress="hidden").then(
+            upscale, [up_in, up_model, up_scale, up_format], [up_file, up_info], api_name="upscale",
+            api_description="Upscale an image (scale 2, 3 or 4; format PNG, JPEG or WebP); returns the file and "
+                            "an info dict.",
+            show_progress_on=[up_slider], concurrency_id="model").success(
             show_upscale, [up_in, up_file, up_info], [up_slider, up_summary], api_visibility="private",
             show_progress="hidden")
+        up_files_btn.click(callbacks.cleared, None, batch_outputs, api_visibility="private", queue=False,
+                           show_progress="hidden").then(
+            upscale_files, [up_files, up_model, up_scale, up_format], [up_gallery, up_zip, up_info],
+            api_name="upscale_files", api_description="Upscale several images; returns the outputs, one zip and "
+                                                      "an info dict.",
+            show_progress_on=[up_gallery], concurrency_id="model").success(
+            callbacks.batch_summary, [up_info], [up_summary], api_visibility="private", show_progress="hidden")
+        # an unreadable upload is reported as soon as it arrives (the wrapped preprocess raises gr.Error)
+        up_in.upload(callbacks.check_upload, [up_in], None, api_visibility="private", queue=False,
+                     show_progress="hidden")
+        gr.on([up_in.upload, up_in.clear], callbacks.cleared, None, single_outputs, api_visibility="private",
+              queue=False, show_progress="hidden")
+        up_files.upload(callbacks.check_uploads, [up_files], None, api_visibility="private", queue=False,
+                        show_progress="hidden")
+        gr.on([up_files.upload, up_files.clear], callbacks.cleared, None, batch_outputs, api_visibility="private",
+              queue=False, show_progress="hidden")
+        cmp_in.upload(callbacks.check_upload, [cmp_in], None, api_visibility="private", queue=False,
+                      show_progress="hidden")
         cmp_btn.click(compare, [cmp_in, cmp_model, cmp_preset], [*viewers, cmp_json], api_name="compare",
                       api_description="Treat the image as HR, make the LR, compare bicubic and the model; returns "
                                       "LR (enlarged), bicubic, SR, HR and the readouts (PSNR, SSIM, cat/dog).",
@@ -212,4 +260,12 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
             viewer.select(click_zoom, [*viewers, zoom_f], [zoom_x, zoom_y, *crops], api_visibility="private",
                           show_progress="hidden", queue=False)
         demo.load(refresh, None, [up_model, cmp_model, note], api_visibility="private", queue=False)
+
+        def add_own_model(path):  # an uploaded model joins this page's lists (demo/community.py)
+            name = own.add_upload(path)
+            names = [*list_models(), name]
+            return gr.Dropdown(choices=names, value=name), gr.Dropdown(choices=names, value=name)
+
+        own_model.upload(add_own_model, [own_model], [up_model, cmp_model], api_visibility="private",
+                         concurrency_id="model")
     return demo

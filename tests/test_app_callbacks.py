@@ -270,7 +270,7 @@ def test_compare_catdog_preset_sizes():
 
 
 def test_classifier_readout_without_module():
-    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "standard")
+    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "catdog32")
     clf = readouts["classifiers"]
     assert set(clf) == {"classifier-a", "classifier-b"}
     assert clf["classifier-a"] == {"available": False, "message": "classifier A: not available (no classifier module)"}
@@ -280,7 +280,7 @@ def test_classifier_readout_without_module():
 
 def test_classifier_readout_without_weights(monkeypatch):
     monkeypatch.setitem(sys.modules, "sr_core.classifier", fake_classifier_module(missing=("classifier-a",)))
-    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "standard")
+    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "catdog32")
     a, b = readouts["classifiers"]["classifier-a"], readouts["classifiers"]["classifier-b"]
     assert a == {"available": False, "message": "classifier A: not available (no weights)"}
     assert b["available"] and b["hr"] == b["sr"] == b["bicubic"] == {"cat": 0.7, "dog": 0.3}
@@ -294,7 +294,7 @@ def test_broken_classifier_does_not_break_compare(monkeypatch):
     module = fake_classifier_module()
     module.predict_proba = lambda model, images: (_ for _ in ()).throw(RuntimeError("bad input size"))
     monkeypatch.setitem(sys.modules, "sr_core.classifier", module)
-    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "standard")
+    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "catdog32")
     assert readouts["classifiers"]["classifier-a"]["available"] is False
     assert "bad input size" in readouts["classifiers"]["classifier-a"]["message"]
 
@@ -326,10 +326,121 @@ def test_build_ui_with_fakes_exposes_two_endpoints():
 
     demo = ui.build_ui(fake_upscale, list_models=lambda: ["bicubic"])
     assert isinstance(demo, gr.Blocks)
-    assert sorted(demo.get_api_info()["named_endpoints"]) == ["/compare", "/upscale"]
+    endpoints = demo.get_api_info()["named_endpoints"]
+    assert sorted(endpoints) == ["/compare", "/upscale", "/upscale_files"]
     public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    assert sorted(public) == ["compare", "upscale"]
+    assert sorted(public) == ["compare", "upscale", "upscale_files"]
+    for name in ("/upscale", "/upscale_files"):  # scale and format: optional, with defaults
+        params = {p["parameter_name"]: p for p in endpoints[name]["parameters"]}
+        assert params["scale"]["parameter_has_default"] and params["scale"]["parameter_default"] == 4
+        assert params["format"]["parameter_has_default"] and params["format"]["parameter_default"] == "PNG"
     assert calls == []  # building calls nothing
+
+
+def test_catdog_readouts_only_with_the_catdog_preset(monkeypatch):
+    """A bird photo under the standard preset gets no cat/dog probabilities (they would be noise)."""
+    monkeypatch.setitem(sys.modules, "sr_core.classifier", fake_classifier_module(p_cat=0.02))
+    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "standard")
+    assert readouts["classifiers"] == {}
+    assert not any("dog" in t or "classifier" in t for t in callbacks.readout_markdown(readouts))
+    *_, readouts = callbacks.compare_images(photo(40, 40), "bicubic", "catdog32")
+    assert readouts["classifiers"]["classifier-a"]["available"]
+    assert "dog 0.98" in callbacks.readout_markdown(readouts)[3]
+
+
+# --- output scale and format, several files, state clearing (issue 16) ------------------------------------
+
+@pytest.mark.parametrize("scale, fmt, size, pil_format", [(None, "PNG", (80, 56), "PNG"), (2, "JPEG", (40, 28), "JPEG"),
+                                                          ("x3", "WebP", (60, 42), "WEBP"), (4, "webp", (80, 56), "WEBP")])
+def test_upscale_output_scale_and_format(scale, fmt, size, pil_format):
+    path, info = callbacks.upscale_image(photo(20, 14), "bicubic", out_scale=scale, fmt=fmt)
+    with Image.open(path) as im:
+        assert im.size == size and im.format == pil_format
+    assert info["output_size"] == list(size) and info["scale"] == (int(str(scale).lstrip("x")) if scale else 4)
+    assert path.endswith({"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}[pil_format])
+    assert info["format"] in callbacks.OUTPUT_FORMATS
+
+
+def test_upscale_keeps_icc_and_exif(tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "TestCam"  # orientation: rotate 90; make
+    src = tmp_path / "portrait.jpg"
+    photo(12, 8).save(src, exif=exif.tobytes(), icc_profile=icc)
+    path, _ = callbacks.upscale_image(str(src), "bicubic", out_scale=2, fmt="JPEG")
+    with Image.open(path) as im:
+        assert im.size == (16, 24) and im.info.get("icc_profile") == icc
+        assert im.getexif().get(0x010F) == "TestCam" and im.getexif().get(0x0112, 1) == 1
+
+
+def test_bad_scale_or_format_is_a_clear_error():
+    for kwargs in ({"out_scale": 5}, {"out_scale": "big"}, {"fmt": "GIF"}):
+        with pytest.raises(gr.Error, match="Output scale|Format"):
+            callbacks.upscale_image(photo(8, 8), "bicubic", **kwargs)
+
+
+def test_upscale_several_files_gallery_zip_and_progress(tmp_path):
+    import zipfile
+
+    files = []
+    for i, (w, h) in enumerate([(10, 8), (6, 9), (7, 7)]):
+        folder = tmp_path / f"upload{i}"
+        folder.mkdir()
+        files.append(folder / ("same.png" if i < 2 else "other.png"))  # two uploads with one name
+        photo(w, h).save(files[-1])
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    files.append(tmp_path / "broken.png")
+    steps = []
+    outputs, archive, info = callbacks.upscale_files([str(f) for f in files], "bicubic", 2, "PNG",
+                                                     progress=lambda f, desc="": steps.append((f, desc)))
+    assert [Image.open(p).size for p in outputs] == [(20, 16), (12, 18), (14, 14)]
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+    assert len(names) == 3 and len(set(names)) == 3 and "same_bicubic_x2.png" in names
+    assert [f["file"] for f in info["files"]] == ["same.png", "same.png", "other.png"]
+    assert [f["file"] for f in info["failed"]] == ["broken.png"]
+    assert "broken.png" in callbacks.batch_summary(info) and "**3** file(s)" in callbacks.batch_summary(info)
+    for n in (1, 2, 3, 4):  # progress names each file in turn
+        assert any(desc.startswith(f"file {n}/4") for _, desc in steps)
+    fractions = [f for f, _ in steps]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    with pytest.raises(gr.Error, match="None of the files"):
+        callbacks.upscale_files([str(tmp_path / "broken.png")], "bicubic")
+    with pytest.raises(gr.Error, match="No files"):
+        callbacks.upscale_files([], "bicubic")
+
+
+def test_unreadable_upload_is_reported_on_upload(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    good = tmp_path / "good.png"
+    photo(5, 5).save(good)
+    callbacks.check_upload(str(good))  # fine: no error
+    callbacks.check_upload(None)  # a cleared input: nothing to check
+    with pytest.raises(gr.Error, match="Could not read"):
+        callbacks.check_upload(str(bad))
+    with pytest.raises(gr.Error, match="bad.png"):
+        callbacks.check_uploads([str(good), str(bad)])
+
+
+def test_new_upload_or_failed_run_clears_the_result():
+    """``cleared`` empties slider/gallery, summary, download and info; the UI runs it on upload, on clear and
+    before every run (so a failed run shows its error with no stale result beside it)."""
+    assert callbacks.cleared() == (None, None, None, None)
+    demo = ui.build_ui(list_models=lambda: ["bicubic"])
+    clearing = [fn for fn in demo.fns.values() if fn.fn is callbacks.cleared]
+    triggers = {(t[1]) for fn in clearing for t in fn.targets}
+    assert {"upload", "clear", "click"} <= triggers
+    ids = {c._id: c for c in demo.blocks.values()}
+    cleared_elems = {ids[o._id].elem_id if hasattr(o, "_id") else ids[o].elem_id
+                     for fn in clearing for o in fn.outputs}
+    assert {"upscale-slider", "upscale-summary", "upscale-file", "upscale-info", "upscale-gallery",
+            "upscale-zip"} <= cleared_elems
+    # each run starts with the clearing step, then the model event
+    click = [fn for fn in clearing if any(t[1] == "click" for t in fn.targets)]
+    assert len(click) == 2
 
 
 def test_import_app_loads_no_model_and_starts_no_server():

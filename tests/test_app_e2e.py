@@ -53,10 +53,19 @@ def client(server, tmp_path_factory):
     return Client(server, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
-def test_only_two_public_endpoints(client):
+def test_only_the_public_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert sorted(api["named_endpoints"]) == ["/compare", "/upscale"]
+    assert sorted(api["named_endpoints"]) == ["/compare", "/upscale", "/upscale_files"]
     assert not api["unnamed_endpoints"]
+
+
+def test_upscale_scale_and_format_parameters(client):
+    src = EXAMPLES / "dog_4014.jpg"
+    out, info = client.predict(handle_file(str(src)), "bicubic", 2, "WebP", api_name="/upscale")
+    w, h = Image.open(src).size
+    with Image.open(out) as im:
+        assert im.format == "WEBP" and im.size == (2 * w, 2 * h)
+    assert info["scale"] == 2 and info["format"] == "WebP"
 
 
 @pytest.mark.parametrize("model", ["bicubic", "srresnet"])
