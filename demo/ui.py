@@ -79,6 +79,11 @@ def upload_image(**kwargs) -> gr.Image:
     return component
 
 
+def labelled(names: list[str]) -> list[tuple[str, str]]:
+    """Dropdown choices: each model's name with a few words on what it is for (``demo.models.DESCRIPTIONS``)."""
+    return [(models.describe(n), n) for n in names]
+
+
 def models_note(list_models: Callable[[], list[str]] = models.model_choices) -> str:
     missing = [name for name in models.learned_models() if name not in list_models()]
     limit = callbacks.max_pixels()
@@ -131,8 +136,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
 
     def refresh():
         names = list_models()
-        return (gr.Dropdown(choices=names, value=names[0]), gr.Dropdown(choices=names, value=names[0]),
-                models_note(list_models))
+        return (gr.Dropdown(choices=labelled(names), value=names[0]),
+                gr.Dropdown(choices=labelled(names), value=models.best_psnr_model(names)), models_note(list_models))
 
     with gr.Blocks(title="Super-resolution ×4", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# Super-resolution ×4\nUpscale a photo with a trained network or a classical filter, "
@@ -145,7 +150,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                     up_in = upload_image(label="Input image (drop, paste or upload)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard"], height=300,
                                          elem_id="upscale-input")
-                    up_model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True,
+                    up_model = gr.Dropdown(labelled(choices), value=choices[0], label="Model", allow_custom_value=True,
                                            elem_id="upscale-model")
                     with gr.Row():
                         up_scale = gr.Radio([(f"×{s}", s) for s in callbacks.OUTPUT_SCALES], value=4,
@@ -186,7 +191,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                 cmp_in = upload_image(label="Ground truth (HR)", type="filepath", image_mode=None,
                                       sources=["upload", "clipboard"], height=240, elem_id="compare-input")
                 with gr.Column():
-                    cmp_model = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=True,
+                    cmp_model = gr.Dropdown(labelled(choices), value=models.best_psnr_model(choices), label="Model", allow_custom_value=True,
                                             elem_id="compare-model")
                     cmp_preset = gr.Radio(PRESET_CHOICES, value="standard", label="Preset", elem_id="compare-preset")
                     cmp_btn = gr.Button("Compare", variant="primary", elem_id="compare-button")
@@ -264,7 +269,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         def add_own_model(path):  # an uploaded model joins this page's lists (demo/community.py)
             name = own.add_upload(path)
             names = [*list_models(), name]
-            return gr.Dropdown(choices=names, value=name), gr.Dropdown(choices=names, value=name)
+            return gr.Dropdown(choices=labelled(names), value=name), gr.Dropdown(choices=labelled(names), value=name)
 
         own_model.upload(add_own_model, [own_model], [up_model, cmp_model], api_visibility="private",
                          concurrency_id="model")
