@@ -243,7 +243,9 @@ def bench_tiles(size: int, tile: int, warmup: int, runs: int) -> dict:
 
 # --- memory ----------------------------------------------------------------------------------------
 
-def bench_memory(size: int, agree_size: int, forward_tiles: list[int], quick: bool) -> dict:
+def bench_memory(size: int, agree_size: int, forward_tiles: list[int], quick: bool,
+                 only: list[str] | None = None) -> dict:
+    """``only``: just these models, in the CLI's configuration (tuned allocator, row bands)."""
     from sr_core.inference import auto_tile_size, upscale_tensor
     from sr_core.io import to_tensor
     from sr_core.metrics import psnr
@@ -251,6 +253,8 @@ def bench_memory(size: int, agree_size: int, forward_tiles: list[int], quick: bo
     result = {"upscale": {}, "forward": {}, "agreement": {}}
     runs = (("srresnet", False, True), ("srresnet", False, False), ("srresnet", True, False),
             ("swift-srgan", True, False), ("fast", True, False))
+    if only:
+        runs = tuple((name, True, False) for name in only)
     for name, malloc, via_tensor in runs:
         key = name + (", tuned malloc (as the CLI)" if malloc else ", default malloc")
         key += ", float32 output then 8 bits (before)" if via_tensor else ", row bands"
@@ -258,14 +262,14 @@ def bench_memory(size: int, agree_size: int, forward_tiles: list[int], quick: bo
         result["upscale"][key] = _subprocess_json(["benchmarks.memory", "upscale", "--model", name, "--size",
                                                    str(size), *(["--malloc"] if malloc else []),
                                                    *(["--via-tensor"] if via_tensor else [])])
-    for name in ("fast", "srresnet", "swift-srgan", "srcnn"):
+    for name in only or ("fast", "srresnet", "swift-srgan", "srcnn"):
         for tile in forward_tiles:
             log(f"memory: forward {name} tile {tile} (subprocess)")
             result["forward"][f"{name}@{tile}"] = _subprocess_json(["benchmarks.memory", "forward", "--model", name,
                                                                     "--tile", str(tile)])
     photo, source = test_photo(agree_size)
     x = to_tensor(photo)
-    for name in ("fast", "srresnet", "swift-srgan"):
+    for name in only or ("fast", "srresnet", "swift-srgan"):
         model, weights = build_model(name)
         tile = max(40, agree_size // 3)
         log(f"memory: tiled vs whole image, {name}, {agree_size}x{agree_size}, tile {tile}")
@@ -276,8 +280,8 @@ def bench_memory(size: int, agree_size: int, forward_tiles: list[int], quick: bo
             "psnr_db": psnr(tiled, whole, crop_border=0, y_channel=False).item(),
             "mean_abs_diff_in_255": (tiled - whole).abs().mean().item() * 255,
             "max_abs_diff_in_255": (tiled - whole).abs().max().item() * 255}
-    result["auto_tile"] = {n: auto_tile_size(build_model(n)[0]) for n in ("fast", "srresnet", "swift-srgan",
-                                                                          "srcnn")}
+    result["auto_tile"] = {n: auto_tile_size(build_model(n)[0]) for n in only or ("fast", "srresnet",
+                                                                                  "swift-srgan", "srcnn")}
     return result
 
 
@@ -454,6 +458,18 @@ def markdown(res: dict) -> str:
                     lines.append(f"| {name} | {_f(r['cuda']['float32']['mpx_per_s'], 1)} | "
                                  f"{_f(r['cuda']['float16']['mpx_per_s'], 1)} |")
         lines.append("")
+    c = res.get("cli")
+    if c and c.get("models"):
+        lines += ["## End to end in the command line", "",
+                  f"`python -m sr_core upscale photo.png -o out.png --model NAME` in a fresh process each time (start-up, "
+                  f"weights, tiling, PNG writing included), {c['input']}, best of {c['rounds']} interleaved rounds.", "",
+                  "| model | best wall time (s) | output Mpx/s | vs srresnet |", "|---|---:|---:|---:|"]
+        for name, r in c["models"].items():
+            lines.append(f"| {name} | {_f(r['best_s'])} | {_f(r['mpx_per_s'], 3)} | "
+                         f"{_f(r['vs_srresnet']) + 'x' if 'vs_srresnet' in r else '-'} |")
+        for name, err in c.get("errors", {}).items():
+            lines.append(f"\n{name}: failed ({err})")
+        lines.append("")
     a = res.get("ablation")
     if a:
         lines += ["## What each optimisation gains (output Mpx/s, same process, interleaved runs)", "",
@@ -627,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
     parser.add_argument("--memory-size", type=int, default=None, help="photo side for the peak-memory run "
                                                                         "(default 2048, quick 256)")
+    parser.add_argument("--memory-models", default=None,
+                        help="memory section: only these models (comma-separated), in the CLI's configuration")
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc's allocator alone (default: sr_core.optimize.tune_malloc, as the CLI does)")
     args = parser.parse_args(argv)
@@ -661,7 +679,8 @@ def main(argv: list[str] | None = None) -> int:
         "ablation": lambda: bench_ablation(size, warmup, runs, args.compile, quick),
         "tiles": lambda: bench_tiles(96 if quick else 384, 40 if quick else 96, warmup, runs),
         "memory": lambda: bench_memory(args.memory_size or (256 if quick else 2048), 64 if quick else 256,
-                                       [64] if quick else [128, 256], quick),
+                                       [64] if quick else [128, 256], quick,
+                                       args.memory_models.split(",") if args.memory_models else None),
         "training": lambda: bench_training(quick, 3 if quick else 12),
         "degradations": lambda: __import__("benchmarks.degradations", fromlist=["measure"]).measure(
             samples=16 if quick else 48, steps=2 if quick else 5),
