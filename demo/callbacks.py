@@ -35,7 +35,7 @@ import sr_core
 from sr_core import config
 from sr_core.data import degrade, mod_crop
 from sr_core.inference import DEFAULT_OVERLAP, model_scale
-from sr_core.cli import resize_to_outscale
+from sr_core.inference import resize_to_outscale
 from sr_core.io import HIGH_BIT_MODES, ImageLoadError, image_metadata, open_image, save_image, to_image, to_tensor
 from sr_core.nets import PRESETS
 

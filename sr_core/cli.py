@@ -81,17 +81,6 @@ def _scale_label(scale: float) -> str:
     return f"{scale:g}"
 
 
-def resize_to_outscale(out, src_size: tuple[int, int], outscale: float | None, model_scale: int):
-    """The model's output resized to ``outscale`` times the input size (Lanczos), as Real-ESRGAN's
-    ``--outscale``; unchanged when ``outscale`` is None or the model's own scale."""
-    from PIL import Image
-
-    if outscale is None or outscale == model_scale:
-        return out
-    size = (max(1, round(src_size[0] * outscale)), max(1, round(src_size[1] * outscale)))
-    return out.resize(size, Image.Resampling.LANCZOS) if out.size != size else out
-
-
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -114,7 +103,7 @@ def _quality(text: str) -> int:
 
 def cmd_upscale(args) -> int:
     from .config import max_pixels
-    from .inference import upscale
+    from .inference import resize_to_outscale, upscale
     from .io import ImageLoadError, image_metadata, list_images, open_image, save_image
 
     output = Path(args.output) if args.output else None

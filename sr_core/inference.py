@@ -299,4 +299,16 @@ def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
     return out
 
 
-__all__ = ["upscale", "upscale_tensor", "auto_tile_size", "ImageLoadError"]
+
+def resize_to_outscale(out, src_size: tuple[int, int], outscale: float | None, model_scale: int):
+    """The model's output resized to ``outscale`` times the input size (Lanczos), as Real-ESRGAN's
+    ``--outscale``; unchanged when ``outscale`` is None or the model's own scale."""
+    from PIL import Image
+
+    if outscale is None or outscale == model_scale:
+        return out
+    size = (max(1, round(src_size[0] * outscale)), max(1, round(src_size[1] * outscale)))
+    return out.resize(size, Image.Resampling.LANCZOS) if out.size != size else out
+
+
+__all__ = ["resize_to_outscale", "upscale", "upscale_tensor", "auto_tile_size", "ImageLoadError"]
