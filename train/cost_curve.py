@@ -36,7 +36,9 @@ def _threads_by_segment(cfg: dict) -> list[tuple[int, int]]:
     return sorted(segments)
 
 
-def run_points(run: Path) -> dict:
+def _cpu_at(run: Path) -> tuple[dict[int, tuple[float, float]], list[dict], list]:
+    """``{iteration: (CPU-seconds, wall seconds)}`` at every logged training row (wall time of each stretch times
+    the torch threads it ran with), the metrics rows, and the thread segments."""
     cfg = json.loads((run / "config.json").read_text())
     segments = _threads_by_segment(cfg)
     rows = read_metrics(run / "metrics.jsonl")
@@ -46,6 +48,19 @@ def run_points(run: Path) -> dict:
         cpu_s += max(r["time"] - last_t, 0.0) * threads
         last_t = r["time"]
         cpu_at[r["iter"]] = (cpu_s, r["time"])
+    return cpu_at, rows, segments
+
+
+def cpu_seconds(run: Path, upto: float = float("inf")) -> tuple[float, float]:
+    """(CPU-seconds, wall seconds) of a run's training up to iteration ``upto``."""
+    cpu_at, _, _ = _cpu_at(run)
+    done = [i for i in cpu_at if i <= upto]
+    return cpu_at[max(done)] if done else (0.0, 0.0)
+
+
+def run_points(run: Path) -> dict:
+    cpu_at, rows, segments = _cpu_at(run)
+    cfg = json.loads((run / "config.json").read_text())
     points = [{"iter": r["iter"], "cpu_hours": round(cpu_at[r["iter"]][0] / 3600, 4),
                "wall_hours": round(cpu_at[r["iter"]][1] / 3600, 4), "set5_psnr": round(r["psnr"], 3)}
               for r in rows if r.get("kind") == "val" and r["iter"] in cpu_at]

@@ -78,8 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     val_rows = [r for r in rows if r.get("kind") == "val" and r.get("iter", 0) <= upto]
     seconds = max((r.get("time", 0) for r in train_rows), default=0)
     training = src_cfg.get("training", {})
-    # CPU-hours: wall time x the torch threads it trained with (0 = torch's default, all usable cores)
+    # CPU-hours: wall time x the torch threads of each stretch of the run (0 = torch's default, all usable cores)
     threads = training.get("threads") or machine_info()["usable_cores"]
+    cpu_s = seconds * threads
+    if (args.run / "config.json").is_file():
+        from .cost_curve import cpu_seconds
+
+        cpu_s = cpu_seconds(args.run, upto)[0] or cpu_s
 
     results = {}
     for name in args.sets.split(","):
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = {k: v for k, v in src_cfg.items() if k not in ("format_version", "arch", "hparams", "scale", "io", "dtype")}
     meta.update(name=args.name, metrics={"protocol": "Y-PSNR/SSIM, 4-px border, LR by Pillow bicubic", **results},
                 run=str(args.run), train_seconds=round(seconds), train_threads=threads,
-                cpu_hours=round(seconds / 3600 * threads, 3))
+                cpu_hours=round(cpu_s / 3600, 3))
     meta = without_machine_paths(meta)
     save_pretrained(model, out, half=True, **meta)
     machine = machine_info()
@@ -117,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
              f"- Iterations: {iterations} (of a {training.get('max_iters', '?')}-iteration schedule; weights saved "
              f"as float16).",
              f"- Wall time: {seconds / 3600:.2f} h on {machine['cpu']} ({machine['usable_cores']} cores, no GPU), a "
-             f"machine shared with other jobs during training; {seconds / 3600 * threads:.2f} CPU-hours "
-             f"({threads} torch threads).",
+             f"machine shared with other jobs during training; {cpu_s / 3600:.2f} CPU-hours (wall time x torch "
+             f"threads, {threads} at the end).",
              f"- Recipe: `{json.dumps(recipe)}`",
              f"- Last validation during training: {val_name} {last_val.get('psnr', float('nan')):.3f} dB at "
              f"iteration {last_val.get('iter', '?')} ({val_name} guided training; BSD100 was never looked at "
