@@ -13,7 +13,6 @@ version (its top-level ``"stale"`` entry). The fields a report writer adds:
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 WEIGHTS_FILE = "model.safetensors"

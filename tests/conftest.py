@@ -208,3 +208,30 @@ def cli(run_cli):
                 code = 1
         return subprocess.CompletedProcess(["python", "-m", "sr_core", *argv], code, out.getvalue(), err.getvalue())
     return run
+
+
+# --- training subprocesses ------------------------------------------------------------------------
+
+def tiny_train_files() -> str:
+    """Three T91 images of at least 64 px a side, as ``--train_dirs`` (relative to the data root)."""
+    from sr_core import config
+
+    data = config.data_root()
+    files = []
+    for path in sorted((data / "sr_train" / "T91").glob("*.png")):
+        with Image.open(path) as im:
+            if min(im.size) >= 64:
+                files.append(path.relative_to(data).as_posix())
+        if len(files) == 3:
+            break
+    return ",".join(files)
+
+
+def subprocess_env() -> dict:
+    """The environment of a training or CLI subprocess: the checkout on PYTHONPATH, the data root, one thread."""
+    from sr_core import config
+
+    repo = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "SR_DATA_ROOT": str(config.data_root()), "OMP_NUM_THREADS": "1",
+            "PYTHONIOENCODING": "utf-8"}

@@ -5,7 +5,6 @@ the GPU sprint command run end to end on the CPU."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import smooth_rgb
+from conftest import smooth_rgb, subprocess_env
 from sr_core import config, upscale_tensor
 from sr_core.metrics import psnr
 from sr_core.nets import FastSR, build_preset
@@ -201,13 +200,8 @@ def test_ema_update_follows_its_formula():
         assert torch.allclose(pa, 0.9 * p0 + 0.1 * pb, atol=1e-7)
 
 
-def _env() -> dict:
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "SR_DATA_ROOT": str(DATA), "OMP_NUM_THREADS": "1"}
-
-
 def _run(cwd: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=_env(), capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=subprocess_env(), capture_output=True, text=True,
                           timeout=1500)
     assert proc.returncode == 0, f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr

@@ -18,7 +18,6 @@ are a few iterations long (the fewest that put a schedule change after the pause
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from conftest import subprocess_env, tiny_train_files
 
 from sr_core import config
 
@@ -40,35 +41,16 @@ pytestmark = [pytest.mark.skipif(not (T91.is_dir() and SET5.is_dir()), reason=f"
               pytest.mark.timeout(2400)]
 
 
-def _train_files() -> str:
-    from PIL import Image
-
-    files = []
-    for path in sorted(T91.glob("*.png")):
-        with Image.open(path) as im:
-            if min(im.size) >= 64:
-                files.append(path.relative_to(DATA).as_posix())
-        if len(files) == 3:
-            break
-    return ",".join(files)
-
-
-def _env() -> dict:
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "SR_DATA_ROOT": str(DATA), "OMP_NUM_THREADS": "1",
-            "PYTHONIOENCODING": "utf-8"}
-
-
 class Runner:
     """Runs ``python -m train.<module> --tiny --deterministic ...`` in one working folder."""
 
     def __init__(self, cwd: Path):
         self.cwd = cwd
-        self.base = ["--tiny", "--deterministic", "--no-progress", "--no-plot", f"--train_dirs={_train_files()}"]
+        self.base = ["--tiny", "--deterministic", "--no-progress", "--no-plot", f"--train_dirs={tiny_train_files()}"]
 
     def run(self, module: str, *args: str) -> str:
         cmd = [sys.executable, "-m", f"train.{module}", *self.base, *args]
-        proc = subprocess.run(cmd, cwd=self.cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.run(cmd, cwd=self.cwd, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, timeout=TIMEOUT)
         assert proc.returncode == 0, f"train.{module} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}"
         return proc.stdout

@@ -13,7 +13,6 @@ its own chain; on a busy two-core machine that keeps the file to a few minutes.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from conftest import subprocess_env, tiny_train_files
 
 from sr_core import config
 
@@ -39,38 +40,19 @@ pytestmark = [pytest.mark.skipif(not (T91.is_dir() and SET5.is_dir()), reason=f"
               pytest.mark.timeout(2400)]  # the tests wait for subprocesses; a busy machine makes them slow
 
 
-def _train_files() -> str:
-    from PIL import Image
-
-    files = []
-    for path in sorted(T91.glob("*.png")):
-        with Image.open(path) as im:
-            if min(im.size) >= 64:
-                files.append(path.relative_to(DATA).as_posix())
-        if len(files) == 3:
-            break
-    return ",".join(files)
-
-
-def _env() -> dict:
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "SR_DATA_ROOT": str(DATA), "OMP_NUM_THREADS": "1",
-            "PYTHONIOENCODING": "utf-8"}
-
-
 class Runner:
     """Starts ``python -m train.<module> --tiny ...`` in one working folder."""
 
     def __init__(self, cwd: Path):
         self.cwd = cwd
-        self.base = ["--tiny", "--no-progress", "--no-plot", f"--train_dirs={_train_files()}"]
+        self.base = ["--tiny", "--no-progress", "--no-plot", f"--train_dirs={tiny_train_files()}"]
 
     def command(self, module: str, *args: str, launcher: list[str] | None = None) -> list[str]:
         base = [a for a in self.base if a != "--no-plot" or "--plot" not in args]
         return [sys.executable, *(launcher or []), "-m", f"train.{module}", *base, *args]
 
     def popen(self, module: str, *args: str, launcher: list[str] | None = None) -> subprocess.Popen:
-        return subprocess.Popen(self.command(module, *args, launcher=launcher), cwd=self.cwd, env=_env(),
+        return subprocess.Popen(self.command(module, *args, launcher=launcher), cwd=self.cwd, env=subprocess_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def run(self, module: str, *args: str, ok: bool = True, launcher: list[str] | None = None) -> str:
