@@ -10,7 +10,6 @@ Nothing is downloaded: ``hf://`` goes through a mocked ``hf_hub_download``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
