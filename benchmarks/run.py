@@ -305,7 +305,7 @@ def bench_cli(names: list[str], size: int, rounds: int, threads: int) -> dict:
             log(f"cli: {name}, round {r + 1}/{rounds}")
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "sr_core", "upscale", str(src), "-o", str(tmp / "out.png"),
-                                   "--model", name], capture_output=True, text=True, cwd=REPO, env=env,
+                                   "--model", name, "--overwrite"], capture_output=True, text=True, cwd=REPO, env=env,
                                   timeout=1800)
             if proc.returncode != 0:
                 errors[name] = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]

@@ -27,6 +27,10 @@ def count_macs(model: nn.Module, x: torch.Tensor) -> tuple[int, torch.Size]:
     (they are memory traffic, not multiply-accumulates). Returns the count and
     the output shape.
     """
+    if hasattr(model, "reparameterize"):  # FastSR trains with functional convolutions: count its merged form
+        import copy
+
+        model = copy.deepcopy(model).eval().reparameterize()
     total = 0
 
     def hook(module, inputs, output):

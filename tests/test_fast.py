@@ -283,3 +283,16 @@ def test_cost_curve_counts_threads_per_stretch_of_a_resumed_run(tmp_path):
     assert points[0]["cpu_hours"] == pytest.approx(20 * 0.02)
     assert points[1]["cpu_hours"] == pytest.approx(20 * 0.02 + 20 * 0.01)
     assert points[1]["wall_hours"] == pytest.approx(40 * 0.01)
+
+
+def test_mac_count_sees_the_training_form_convolutions():
+    """The training form runs functional convolutions (merged kernels): the MAC count must still see them."""
+    from benchmarks.speed import count_macs
+
+    model = _small_fast()
+    x = torch.rand(1, 3, 8, 8)
+    macs, _ = count_macs(model, x)
+    # 9 3x3 convolutions (3->16 head, 7 of 16->16, 16->48 tail) and the 48->16 1x1 fusion, at 8x8 pixels
+    hand = 64 * (3 * 16 * 9 + 7 * 16 * 16 * 9 + 16 * 48 * 9 + 48 * 16)
+    assert macs == hand
+    assert count_macs(prepare_for_inference(model), x)[0] == hand
