@@ -330,12 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         if served.is_file():
             res["weights_sha256"] = {"srresnet": file_sha256(served)}
     res["command"] = "python -m benchmarks.app_load " + " ".join(argv if argv is not None else sys.argv[1:])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "app_load.json").write_text(json.dumps(res, indent=2) + "\n")
-    md = markdown(res)
-    (out / "app_load.md").write_text(md)
-    print(md)
+    from benchmarks.report import write_report
+
+    write_report(args.out, "app_load", res, markdown(res))
     return 1 if res["outcomes"]["error"] or res["errors"] or res["hung_clients"] else 0
 
 

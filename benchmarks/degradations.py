@@ -18,7 +18,6 @@ own, make batches at least as fast as the steps. Writes ``degradations.json`` an
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -139,12 +138,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default="reports/degradations")
     args = parser.parse_args(argv)
     res = measure(args.samples, args.steps, args.batch, threads=args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "degradations.json").write_text(json.dumps(res, indent=2) + "\n")
-    md = markdown(res)
-    (out / "degradations.md").write_text(md)
-    print(md)
+    from benchmarks.report import write_report
+
+    write_report(args.out, "degradations", res, markdown(res))
     return res
 
 

@@ -31,7 +31,6 @@ several models side by side (``--grid``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -242,11 +241,9 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{r['mpx_per_s']:.3f} Mpx/s", file=sys.stderr)
         report["results"][label] = row
         del model
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "real.json").write_text(json.dumps(report, indent=1) + "\n")
-    md = markdown(report)
-    (out / "real.md").write_text(md)
-    print(md)
+    from benchmarks.report import write_report
+
+    write_report(out, "real", report, markdown(report), indent=1)
     return report
 
 

@@ -84,18 +84,14 @@ class RepConv3x3(nn.Module):
         return conv
 
 
-def _conv(in_channels: int, out_channels: int, expand: int, identity: bool = True) -> nn.Module:
-    return RepConv3x3(in_channels, out_channels, expand, identity)
-
-
 class FastBlock(nn.Module):
     """Three 3x3 convolutions (SiLU between) and SPAN's parameter-free attention (or a plain residual)."""
 
     def __init__(self, channels: int, expand: int = 2, attention: bool = True):
         super().__init__()
-        self.c1 = _conv(channels, channels, expand)
-        self.c2 = _conv(channels, channels, expand)
-        self.c3 = _conv(channels, channels, expand)
+        self.c1 = RepConv3x3(channels, channels, expand)
+        self.c2 = RepConv3x3(channels, channels, expand)
+        self.c3 = RepConv3x3(channels, channels, expand)
         self.act = nn.SiLU()
         self.attention = attention
 
@@ -129,12 +125,12 @@ class FastSR(nn.Module):
         self.hparams = dict(in_channels=in_channels, num_features=num_features, num_blocks=num_blocks, scale=scale,
                             expand=expand, attention=attention, skip=skip)
         self.scale, self.skip, self.in_channels = scale, skip, in_channels
-        self.head = _conv(in_channels, num_features, expand)
+        self.head = RepConv3x3(in_channels, num_features, expand)
         self.blocks = nn.ModuleList(FastBlock(num_features, expand, attention) for _ in range(num_blocks))
         self.fuse = nn.Conv2d(num_features * 3, num_features, 1)
-        self.body_tail = _conv(num_features, num_features, expand)
+        self.body_tail = RepConv3x3(num_features, num_features, expand)
         # no identity branch in the tail even where 3 * scale**2 == num_features: it maps features to pixels
-        self.tail = _conv(num_features, in_channels * scale * scale, expand, identity=False)
+        self.tail = RepConv3x3(num_features, in_channels * scale * scale, expand, identity=False)
         self.shuffle = nn.PixelShuffle(scale)
         with torch.no_grad():  # start near the skip (the nearest-upsampled input), not far from it
             for p in self.tail.parameters():
