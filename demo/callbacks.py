@@ -34,6 +34,8 @@ from PIL import Image
 import sr_core
 from sr_core import config
 from sr_core.data import degrade, mod_crop
+from sr_core.detail import DEFAULT_DETAIL, DETAIL_PAIRS
+from sr_core.detail import check_detail as sr_check_detail
 from sr_core.inference import DEFAULT_OVERLAP, model_scale
 from sr_core.inference import resize_to_outscale
 from sr_core.io import HIGH_BIT_MODES, ImageLoadError, image_metadata, open_image, save_image, to_image, to_tensor
@@ -46,8 +48,11 @@ DEFAULT_TILE = 256
 CATDOG_SIZE = 128  # the cat/dog preset's HR side; its LR is CATDOG_SIZE // scale (32 for 4x)
 COMPARE_PRESETS = {
     "standard": "HR = your image (cropped to a multiple of the scale), LR = bicubic downscale",
+    "realistic": "HR = your image, LR = the realistic degradation (blur, resize, noise, JPEG; "
+                 "sr_core.degradations, fixed seed)",
     "catdog32": f"HR = whole image resized to {CATDOG_SIZE}x{CATDOG_SIZE}, LR = bicubic downscale to 32x32",
 }
+REALISTIC_SEED = 0  # the "realistic" preset's draw of sr_core.degradations (preset "real", index 0)
 KEEP_SECONDS = 3600  # per-request output folders older than this are deleted
 ZOOM_DISPLAY = 320  # zoomed crops are enlarged (nearest neighbour) to at least this many pixels
 
@@ -131,9 +136,9 @@ def load_image(image: ImageInput, limit: int | None = None) -> Image.Image:
 def resolve_model(name: str | None) -> str:
     """Check a model name against what the app can run now; return it."""
     choices = models.model_choices()
-    if not name:
-        raise _error(f"No model chosen; pick one of: {', '.join(choices)}.")
-    name = str(name).strip()
+    name = str(name or "").strip()
+    if not name:  # an API caller that names no model gets the Upscale tab's default
+        return models.default_model(choices)
     if name not in PRESETS and (name in choices or community.path_of(name) is not None):
         return name  # your own model: a file in SR_MODELS_DIR, or this page's upload (demo/community.py)
     if name not in PRESETS:
@@ -144,10 +149,10 @@ def resolve_model(name: str | None) -> str:
     return name
 
 
-def load(name: str):
+def load(name: str, detail: float | None = None):
     """``models.get_model`` with load failures turned into ``gr.Error``."""
     try:
-        return models.get_model(name)
+        return models.get_model(name, detail)
     except (FileNotFoundError, sr_core.CheckpointError, OSError, ValueError) as err:
         raise _error(f"Could not load model {name!r}: {html.escape(str(err))}") from None
 
@@ -247,12 +252,27 @@ def _file_path(f) -> str:
         else str(f)
 
 
+def check_detail(name: str, detail) -> float | None:
+    """The detail value for ``name``: None for models without a detail control, else in [0, 1] (gr.Error)."""
+    if name not in DETAIL_PAIRS:
+        return None
+    if detail is None or detail == "":
+        return DEFAULT_DETAIL
+    try:
+        return sr_check_detail(name, detail)
+    except ValueError as err:
+        raise _error(f"{html.escape(str(err))}.") from None
+
+
 def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressFn | None = None,
                   tile: int | None = None, out_scale: int | str | None = None, fmt: str | None = "PNG",
-                  folder: Path | None = None) -> tuple[str, dict]:
+                  folder: Path | None = None, detail: float | None = None) -> tuple[str, dict]:
     """Upscale one image with one model; return (path of the output file, info dict).
 
     Args:
+        model_name: a name of ``models.model_choices()``; empty or None: ``models.default_model()`` (``real``).
+        detail: ``real`` only: 0 (smooth, ``real-psnr``) to 1 (the GAN's texture), network interpolation
+            (``sr_core.detail``); default ``sr_core.detail.DEFAULT_DETAIL``. Ignored by other models.
         out_scale: 2, 3 or 4 (or "x2", ...): the output size over the input's; the model's output is resized
             with Lanczos when it differs from the model's own scale. None: the model's scale.
         fmt: "PNG" (lossless, the default), "JPEG" or "WebP" (quality 95). The colour profile and EXIF of the
@@ -263,10 +283,11 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
     """
     name = resolve_model(model_name)
     out_scale, fmt = check_format(out_scale, fmt)
+    detail = check_detail(name, detail)
     img = load_image(image)
     _report(progress, 0.0, f"loading {name}")
     t0 = time.perf_counter()
-    model = load(name)
+    model = load(name, detail)
     t_load = time.perf_counter() - t0
     tile = tile_size() if tile is None else tile
     if tile > 0:  # tiles must be wider than twice the overlap sr_core blends over
@@ -283,10 +304,12 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
     t_run = time.perf_counter() - t0
     _report(progress, 1.0, f"saving {fmt}")
     scale = out_scale or model_scale(model)
-    path = (folder or request_dir("upscale-")) / f"{_stem(image)}_{name}_x{scale}{OUTPUT_FORMATS[fmt]}"
+    label = name if detail is None or detail == DEFAULT_DETAIL else f"{name}-detail{detail:.2f}"
+    path = (folder or request_dir("upscale-")) / f"{_stem(image)}_{label}_x{scale}{OUTPUT_FORMATS[fmt]}"
     save_image(out, path, **image_metadata(img))
     info = {
         "model": name,
+        **({"detail": detail} if detail is not None else {}),
         "scale": scale,
         "model_scale": model_scale(model),
         "format": fmt,
@@ -304,7 +327,7 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
 
 def upscale_files(files: list | None, model_name: str | None, out_scale: int | str | None = None,
                   fmt: str | None = "PNG", progress: ProgressFn | None = None,
-                  tile: int | None = None) -> tuple[list[str], str | None, dict]:
+                  tile: int | None = None, detail: float | None = None) -> tuple[list[str], str | None, dict]:
     """Upscale several uploaded files; return (output paths for the gallery, one zip of them all, info).
 
     A file that cannot be read is skipped and listed in ``info["failed"]``; ``gr.Error`` if none worked.
@@ -317,6 +340,7 @@ def upscale_files(files: list | None, model_name: str | None, out_scale: int | s
         raise _error("No files: drop or choose one or more images first.")
     name = resolve_model(model_name)
     out_scale, fmt = check_format(out_scale, fmt)
+    detail = check_detail(name, detail)
     folder = request_dir("batch-")
     outputs, failed, items = [], [], []
     for i, path in enumerate(paths):
@@ -327,7 +351,7 @@ def upscale_files(files: list | None, model_name: str | None, out_scale: int | s
             sub = folder / f"{i:04d}"  # one folder per file: two uploads named photo.png do not collide
             sub.mkdir()
             out, info = upscale_image(path, name, progress=step, tile=tile, out_scale=out_scale, fmt=fmt,
-                                      folder=sub)
+                                      folder=sub, detail=detail)
         except gr.Error as err:
             failed.append({"file": Path(path).name, "error": err.message})
             continue
@@ -403,7 +427,7 @@ def make_pair(img: Image.Image, preset: str, scale: int) -> tuple[Image.Image, I
         # the convention of the cat/dog data (train/catsdogs.py, sr_core.classifier.prepare_image):
         # the whole picture resized directly (aspect ratio not kept), Pillow bicubic
         hr = img.resize((CATDOG_SIZE, CATDOG_SIZE), Image.BICUBIC)
-    elif preset == "standard":
+    elif preset in ("standard", "realistic"):
         hr = mod_crop(img, scale)
         need = 2 * scale + 11  # SSIM's 11x11 window after cropping a border of `scale` pixels
         if min(hr.size) < need:
@@ -411,6 +435,10 @@ def make_pair(img: Image.Image, preset: str, scale: int) -> tuple[Image.Image, I
                          f"(or use the catdog32 preset).")
     else:
         raise _error(f"Unknown preset {html.escape(str(preset))!r}; use one of: {', '.join(COMPARE_PRESETS)}.")
+    if preset == "realistic":
+        from sr_core.degradations import degrade_real
+
+        return hr, degrade_real(hr, scale, "real", seed=REALISTIC_SEED, index=0)
     return hr, degrade(hr, scale, "bicubic")
 
 

@@ -47,15 +47,22 @@ def unavailable_models() -> list[str]:
     return [name for name in learned_models() if not is_available(name)]
 
 
-def default_model() -> str:
-    """The first learned model with weights, else ``bicubic``."""
-    return model_choices()[0]
+# The Upscale tab's (and ``/upscale``'s) default: the model trained for ordinary photos, when it has weights.
+UPSCALE_DEFAULT = "real"
+
+
+def default_model(choices: list[str] | None = None) -> str:
+    """``real`` when it can run, else the first learned model with weights, else ``bicubic``."""
+    choices = model_choices() if choices is None else choices
+    return UPSCALE_DEFAULT if UPSCALE_DEFAULT in choices else choices[0]
 
 
 # A few words per model for the model lists: what each one is for.
 DESCRIPTIONS = {
+    "real": "photos and web images; removes noise and JPEG blocks (GAN detail, adjustable)",
+    "real-psnr": "photos and web images; removes noise and JPEG blocks, smooth (pixel loss)",
     "fast": "CPU-first network: about 5x faster than srresnet, a little less sharp; clean images",
-    "srresnet": "clean images; the SRGAN paper's PSNR network",
+    "srresnet": "clean images; best PSNR on the paper's benchmark (the SRGAN paper's PSNR network)",
     "srgan": "clean images; sharper texture (GAN), lower PSNR",
     "swift-srgan": "depthwise-separable SRGAN (Swift-SRGAN); GAN texture",
     "srgan-catsdogs": "srgan fine-tuned on cat and dog photos",
@@ -90,11 +97,30 @@ def best_psnr_model(choices: list[str] | None = None) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def get_model(name: str) -> nn.Module:
-    """``sr_core.load_model(name)`` on ``device()``, loaded once per process (uploads: demo/community.py)."""
+def _get_model(name: str) -> nn.Module:
     from . import community
 
     return sr_core.load_model(community.path_of(name) or name, device=device())
+
+
+def loaded_models() -> int:
+    """How many networks this process holds (tests: importing the app loads none)."""
+    from sr_core import detail as sr_detail
+
+    return _get_model.cache_info().currsize + sr_detail._load_detail.cache_info().currsize
+
+
+def get_model(name: str, detail: float | None = None) -> nn.Module:
+    """``sr_core.load_model(name)`` on ``device()``, loaded once per process (uploads: demo/community.py).
+
+    For ``real`` (``sr_core.detail.DETAIL_PAIRS``) ``detail`` in [0, 1] blends it with ``real-psnr``; each
+    value's network is built once and cached (``sr_core.detail.load_detail``). Other models ignore it.
+    """
+    from sr_core import detail as sr_detail
+
+    if name in sr_detail.DETAIL_PAIRS:
+        return sr_detail.load_detail(name, sr_detail.DEFAULT_DETAIL if detail is None else detail, device())
+    return _get_model(name)
 
 
 def classifier_module():
@@ -124,5 +150,8 @@ def on_gpu(fn):
 
 
 def clear_caches() -> None:
-    get_model.cache_clear()
+    from sr_core import detail as sr_detail
+
+    _get_model.cache_clear()
+    sr_detail._load_detail.cache_clear()
     get_classifier.cache_clear()

@@ -2,10 +2,12 @@
 
 Public API endpoints (``gradio_client``):
 
-* ``/upscale`` (image, model, scale=4, format="PNG") -> (upscaled file, info dict); scale 2, 3 or 4,
-  format PNG (lossless), JPEG or WebP
-* ``/upscale_files`` (files, model, scale=4, format="PNG") -> (gallery of outputs, one zip, info dict)
-* ``/compare`` (image, model, preset) -> (LR enlarged, bicubic, SR, HR, readouts dict)
+* ``/upscale`` (image, model="real", scale=4, format="PNG", detail=1.0) -> (upscaled file, info dict);
+  scale 2, 3 or 4, format PNG (lossless), JPEG or WebP; an empty model is the default (``real``); detail
+  (``real`` only) from 0 (smooth, real-psnr) to 1 (GAN texture)
+* ``/upscale_files`` (files, model, scale=4, format="PNG", detail=1.0) -> (gallery of outputs, one zip, info)
+* ``/compare`` (image, model, preset) -> (LR enlarged, bicubic, SR, HR, readouts dict); preset standard,
+  realistic or catdog32
 
 Every other event (page-load refresh of the model list, the before/after
 slider, the readout text, zoom) is private (``api_visibility="private"``).
@@ -19,6 +21,8 @@ from typing import Callable
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
+from sr_core.detail import DEFAULT_DETAIL, DETAIL_PAIRS, DETAIL_STEP
+
 from . import callbacks, models
 from . import community as own
 
@@ -29,7 +33,9 @@ EXAMPLES = [  # (file, compare preset, label)
     ("cat_4003.jpg", "catdog32", "cat"),
     ("dog_4014.jpg", "catdog32", "dog"),
 ]
-PRESET_CHOICES = [("standard: bicubic ×4 down", "standard"), ("cat/dog 32×32 (HR resized to 128×128)", "catdog32")]
+PRESET_CHOICES = [("standard: bicubic ×4 down", "standard"),
+                  ("realistic degradation (blur, noise, JPEG)", "realistic"),
+                  ("cat/dog 32×32 (HR resized to 128×128)", "catdog32")]
 VIEWERS = [("lr", "LR (nearest)"), ("bicubic", "Bicubic"), ("sr", "SR model"), ("hr", "HR (truth)")]  # short:
 # a label longer than the space left of the image's buttons pushes the image down
 
@@ -100,7 +106,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
     """The two-tab app.
 
     Args:
-        upscale_fn: ``(image, model_name, progress=..., out_scale=..., fmt=...) -> (path, info)``.
+        upscale_fn: ``(image, model_name, progress=..., out_scale=..., fmt=..., detail=...) -> (path, info)``.
         compare_fn: ``(image, model_name, preset, progress=...) -> (lr, bicubic, sr, hr, readouts)``.
         list_models: returns the model names to offer; called at build time and on every page load.
         examples_dir: folder holding the example images named in ``EXAMPLES``.
@@ -108,11 +114,16 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
     choices = list_models()
     examples = [(examples_dir / f, preset, label) for f, preset, label in EXAMPLES if (examples_dir / f).is_file()]
 
-    def upscale(image, model_name, scale=4, format="PNG", progress=gr.Progress()):  # noqa: A002 (API name)
-        return upscale_fn(image, model_name, progress=progress, out_scale=scale, fmt=format)
+    def upscale(image, model_name, scale=4, format="PNG", detail=DEFAULT_DETAIL,  # noqa: A002 (API name)
+                progress=gr.Progress()):
+        return upscale_fn(image, model_name, progress=progress, out_scale=scale, fmt=format, detail=detail)
 
-    def upscale_files(files, model_name, scale=4, format="PNG", progress=gr.Progress()):  # noqa: A002
-        return callbacks.upscale_files(files, model_name, scale, format, progress=progress)
+    def upscale_files(files, model_name, scale=4, format="PNG", detail=DEFAULT_DETAIL,  # noqa: A002
+                      progress=gr.Progress()):
+        return callbacks.upscale_files(files, model_name, scale, format, progress=progress, detail=detail)
+
+    def detail_shown(model_name):
+        return gr.Slider(visible=str(model_name) in DETAIL_PAIRS)
 
     def compare(image, model_name, preset, progress=gr.Progress()):
         return compare_fn(image, model_name, preset, progress=progress)
@@ -136,7 +147,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
 
     def refresh():
         names = list_models()
-        return (gr.Dropdown(choices=labelled(names), value=names[0]),
+        return (gr.Dropdown(choices=labelled(names), value=models.default_model(names)),
                 gr.Dropdown(choices=labelled(names), value=models.best_psnr_model(names)), models_note(list_models))
 
     with gr.Blocks(title="Super-resolution ×4", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
@@ -150,8 +161,12 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                     up_in = upload_image(label="Input image (drop, paste or upload)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard"], height=300,
                                          elem_id="upscale-input")
-                    up_model = gr.Dropdown(labelled(choices), value=choices[0], label="Model", allow_custom_value=True,
-                                           elem_id="upscale-model")
+                    up_model = gr.Dropdown(labelled(choices), value=models.default_model(choices), label="Model",
+                                           allow_custom_value=True, elem_id="upscale-model")
+                    up_detail = gr.Slider(0, 1, value=DEFAULT_DETAIL, step=DETAIL_STEP, label="Detail",
+                                          info="0: smooth (real-psnr) … 1: sharper, with texture (real)",
+                                          visible=models.default_model(choices) in DETAIL_PAIRS,
+                                          elem_id="upscale-detail")
                     with gr.Row():
                         up_scale = gr.Radio([(f"×{s}", s) for s in callbacks.OUTPUT_SCALES], value=4,
                                             label="Output scale", elem_id="upscale-scale")
@@ -227,7 +242,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         batch_outputs = [up_gallery, up_zip, up_summary, up_info]
         up_btn.click(callbacks.cleared, None, single_outputs, api_visibility="private", queue=False,
                      show_progress="hidden").then(
-            upscale, [up_in, up_model, up_scale, up_format], [up_file, up_info], api_name="upscale",
+            upscale, [up_in, up_model, up_scale, up_format, up_detail], [up_file, up_info], api_name="upscale",
             api_description="Upscale an image (scale 2, 3 or 4; format PNG, JPEG or WebP); returns the file and "
                             "an info dict.",
             show_progress_on=[up_slider], concurrency_id="model").success(
@@ -235,7 +250,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
             show_progress="hidden")
         up_files_btn.click(callbacks.cleared, None, batch_outputs, api_visibility="private", queue=False,
                            show_progress="hidden").then(
-            upscale_files, [up_files, up_model, up_scale, up_format], [up_gallery, up_zip, up_info],
+            upscale_files, [up_files, up_model, up_scale, up_format, up_detail], [up_gallery, up_zip, up_info],
             api_name="upscale_files", api_description="Upscale several images; returns the outputs, one zip and "
                                                       "an info dict.",
             show_progress_on=[up_gallery], concurrency_id="model").success(
@@ -259,6 +274,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
             api_visibility="private", show_progress="hidden")
 
         # Private helpers.
+        up_model.change(detail_shown, [up_model], [up_detail], api_visibility="private", queue=False,
+                        show_progress="hidden")
         gr.on([zoom_x.release, zoom_y.release, zoom_f.change], zoom_to, [*viewers, zoom_x, zoom_y, zoom_f], crops,
               api_visibility="private", show_progress="hidden", queue=False)
         for viewer in viewers:

@@ -21,7 +21,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from .detail import DEFAULT_DETAIL
+
 EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_MODEL = "real"  # upscale's default: the model for ordinary photos (noise, JPEG); the app's default too
 OUTPUT_EXTS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 
 
@@ -35,12 +38,18 @@ def _progress(enabled: bool, **kwargs):
     return tqdm(disable=not enabled or not sys.stderr.isatty(), dynamic_ncols=True, **kwargs)
 
 
-def _load(name: str, device: str, scale: int | None):
+def _load(name: str, device: str, scale: int | None, detail: float | None = None):
     from . import load_model
     from .checkpoint import CheckpointError
+    from .detail import DETAIL_PAIRS, check_detail, load_detail
 
     try:
-        model = load_model(name, device=device)
+        if detail is not None or name in DETAIL_PAIRS:
+            if detail is not None:
+                check_detail(name, detail)  # a model without a detail control: say so before loading anything
+            model = load_detail(name, detail if detail is not None else DEFAULT_DETAIL, device=device)
+        else:
+            model = load_model(name, device=device)
     except (FileNotFoundError, CheckpointError, ValueError) as err:
         raise CLIError(str(err)) from None
     if scale is not None and model.config.get("scale") != scale:
@@ -113,7 +122,7 @@ def cmd_upscale(args) -> int:
 
         if output.suffix.lower() not in Image.registered_extensions():
             raise CLIError(f"-o {output}: unknown image file extension {output.suffix!r} (use .png, .jpg or .webp)")
-    model = _load(args.model, args.device, args.scale)
+    model = _load(args.model, args.device, args.scale, args.detail)
     if args.threads:
         import torch
 
@@ -132,6 +141,8 @@ def cmd_upscale(args) -> int:
     failures: list[str] = []
     written: list[Path] = []
     label = _model_label(model, args.model)
+    if args.detail is not None and args.detail != DEFAULT_DETAIL:
+        label += f"-detail{model.config['detail']:.2f}"
     out_scale = _scale_label(args.outscale if args.outscale is not None else scale)
     dsts = _output_paths(inputs, args.inputs, output, single_file, label, out_scale, ext=OUTPUT_EXTS[args.ext])
     sources: dict[Path, Path] = {}  # output -> the input it was made from in this run
@@ -330,9 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ext", default="png", choices=sorted(OUTPUT_EXTS),
                    help="format of outputs named by the tool (default: png); a file name given with -o wins")
     p.add_argument("--quality", type=_quality, default=None, help="JPEG/WebP quality 1-100 (default: 95)")
-    p.add_argument("--model", default="srresnet",
+    p.add_argument("--model", default=DEFAULT_MODEL,
                    help="model name, checkpoint path, a file in SR_MODELS_DIR, any .pth/.safetensors/.ckpt model "
-                        "spandrel recognises, or hf://owner/repo/file.pth (default: srresnet)")
+                        f"spandrel recognises, or hf://owner/repo/file.pth (default: {DEFAULT_MODEL}, for photos; "
+                        "srresnet for clean images)")
+    p.add_argument("--detail", type=float, default=None,
+                   help=f"real only: 0 (smooth, real-psnr) to 1 (GAN texture), network interpolation "
+                        f"(default: {DEFAULT_DETAIL:g})")
     p.add_argument("--scale", type=int, default=None, help="check that the model has this scale")
     p.add_argument("--tile", type=int, default=None, help="tile size in input pixels (default: from free memory; 0: off)")
     p.add_argument("--tile-overlap", type=int, default=16)

@@ -517,6 +517,37 @@ class RealDegradation:
         return self._sinc(self._resize_lr(img, rng, record), rng, record)
 
 
+# ----------------------------------------------------------------------------------------------- HR sharpening
+
+def _gaussian_taps(size: int) -> np.ndarray:
+    """``cv2.getGaussianKernel(size, 0)``: sigma = 0.3 * ((size - 1) / 2 - 1) + 0.8."""
+    return cv2.getGaussianKernel(size, 0).astype(np.float32).ravel()
+
+
+def usm_sharp(img: torch.Tensor, weight: float = 0.5, radius: int = 50, threshold: float = 10) -> torch.Tensor:
+    """Unsharp masking of RGB float [0, 1] NCHW images, Real-ESRGAN's ``usm_sharp`` (its sharpened HR targets).
+
+    ``residual = img - gaussian(img)``; where ``|residual| * 255 > threshold`` (a mask, itself blurred) the
+    image becomes ``clip(img + weight * residual)``; elsewhere it stays. ``radius`` is the Gaussian's size
+    (made odd; 51 taps: sigma 8), reflect padding as in BasicSR's ``filter2D``.
+    """
+    size = radius + 1 if radius % 2 == 0 else radius
+    taps = torch.from_numpy(_gaussian_taps(size)).to(img.device, img.dtype)
+
+    def blur(x):
+        pad = size // 2
+        x = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+        x = torch.nn.functional.conv2d(x, taps.view(1, 1, 1, -1).expand(x.shape[1], 1, 1, size), groups=x.shape[1])
+        return torch.nn.functional.conv2d(x, taps.view(1, 1, -1, 1).expand(x.shape[1], 1, size, 1),
+                                          groups=x.shape[1])
+
+    residual = img - blur(img)
+    mask = (residual.abs() * 255 > threshold).to(img.dtype)
+    soft = blur(mask)
+    sharp = (img + weight * residual).clamp(0, 1)
+    return soft * sharp + (1 - soft) * img
+
+
 # ----------------------------------------------------------------------------------------------- public boundary
 
 def degrade_array(hr: np.ndarray, scale: int = 4, config: str | DegradationConfig | None = None, seed: int = 0,
@@ -552,4 +583,4 @@ def degrade_real(img: Image.Image | torch.Tensor, scale: int = 4, config: str | 
 
 __all__ = ["DegradationConfig", "PRESETS", "MILD", "KERNEL_TYPES", "RealDegradation", "get_config", "seed_config",
            "blur_kernel", "sinc_kernel", "sample_kernel", "bessel_j1", "add_gaussian_noise", "add_poisson_noise",
-           "jpeg", "degrade_array", "degrade_real"]
+           "jpeg", "degrade_array", "degrade_real", "usm_sharp"]

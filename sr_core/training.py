@@ -94,22 +94,26 @@ def pixel_step(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, optimizer: 
 def gan_step(generator: nn.Module, discriminator: nn.Module, lr: torch.Tensor, hr: torch.Tensor,
              opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, *, content_loss: nn.Module | None,
              pixel_loss: nn.Module | None = None, adv_weight: float = 1e-3, content_weight: float = 1.0,
-             pixel_weight: float = 0.0, tv_weight: float = 0.0) -> dict[str, float]:
+             pixel_weight: float = 0.0, tv_weight: float = 0.0, target: torch.Tensor | None = None
+             ) -> dict[str, float]:
     """One SRGAN step: the generator with the discriminator frozen, then the discriminator on detached SR.
 
     Generator loss = content_weight * content + adv_weight * BCE(D(SR), real)
     (+ pixel_weight * pixel + tv_weight * TV). Discriminator loss =
-    BCE(D(HR), real) + BCE(D(SR.detach()), fake).
+    BCE(D(HR), real) + BCE(D(SR.detach()), fake). The discriminator's logits may be one per image (SRGAN)
+    or one per pixel (a U-Net discriminator). ``target`` (default ``hr``) is what the content and pixel
+    losses compare with, e.g. a sharpened HR (Real-ESRGAN); the discriminator always sees ``hr``.
     """
+    target = hr if target is None else target
     gan = GANLoss()
     sr = generator(lr)
     for p in discriminator.parameters():
         p.requires_grad_(False)
     terms = {"adv": gan(discriminator(sr), True)}
     if content_loss is not None and content_weight:
-        terms["content"] = content_loss(sr, hr)
+        terms["content"] = content_loss(sr, target)
     if pixel_loss is not None and pixel_weight:
-        terms["pixel"] = pixel_loss(sr, hr)
+        terms["pixel"] = pixel_loss(sr, target)
     if tv_weight:
         terms["tv"] = tv_loss(sr)
     weights = {"adv": adv_weight, "content": content_weight, "pixel": pixel_weight, "tv": tv_weight}

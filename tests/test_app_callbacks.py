@@ -195,8 +195,15 @@ def test_default_limit_never_exceeds_sr_core(monkeypatch):
     assert callbacks.max_pixels() == 5000
 
 
-@pytest.mark.parametrize("name, expected", [("no-such-model", "Unknown model"), ("", "No model chosen"),
-                                            (None, "No model chosen"), ("srgan", "no weights yet")])
+@pytest.mark.parametrize("name", ["", None, "  "])
+def test_no_model_named_means_the_default(name):
+    """An API caller that names no model gets the Upscale tab's default (``real`` when it has weights; here,
+    with an empty weights folder, the first classical filter)."""
+    _, info = callbacks.upscale_image(photo(8, 8), name)
+    assert info["model"] == models.default_model() == "bicubic"
+
+
+@pytest.mark.parametrize("name, expected", [("no-such-model", "Unknown model"), ("srgan", "no weights yet")])
 def test_bad_model_names(name, expected):
     for call in (lambda: callbacks.upscale_image(photo(8, 8), name),
                  lambda: callbacks.compare_images(photo(32, 32), name, "standard")):
@@ -320,7 +327,7 @@ def test_zoom_crops():
 def test_build_ui_with_fakes_exposes_two_endpoints():
     calls = []
 
-    def fake_upscale(image, model_name, progress=None):
+    def fake_upscale(image, model_name, progress=None, **kwargs):
         calls.append(model_name)
         return None, {}
 
@@ -334,6 +341,7 @@ def test_build_ui_with_fakes_exposes_two_endpoints():
         params = {p["parameter_name"]: p for p in endpoints[name]["parameters"]}
         assert params["scale"]["parameter_has_default"] and params["scale"]["parameter_default"] == 4
         assert params["format"]["parameter_has_default"] and params["format"]["parameter_default"] == "PNG"
+        assert params["detail"]["parameter_has_default"] and params["detail"]["parameter_default"] == 1.0
     assert calls == []  # building calls nothing
 
 
@@ -447,6 +455,6 @@ def test_import_app_loads_no_model_and_starts_no_server():
     import app
 
     assert isinstance(app.demo, gr.Blocks)
-    assert models.get_model.cache_info().currsize == 0
+    assert models.loaded_models() == 0
     assert not app.demo.is_running and app.demo.local_url is None
     assert len((REPO_ROOT / "app.py").read_text().splitlines()) <= 30

@@ -53,10 +53,12 @@ from torch.utils.data import DataLoader
 from sr_core import config as sr_config
 from sr_core.checkpoint import load_model, save_pretrained
 from sr_core.io import atomic_write
-from sr_core.data import SRTrainSet, StepSampler, degrade, load_eval_set, load_rgb, mod_crop
+from sr_core.data import REAL_DEGRADATIONS, SRTrainSet, StepSampler, degrade, load_eval_set, load_rgb, mod_crop
 from sr_core.io import list_images, to_tensor
+from sr_core.degradations import usm_sharp
 from sr_core.losses import ContentLoss, PixelLoss, WeightsUnavailableError
-from sr_core.nets import SRGANDiscriminator, build_preset, count_parameters
+from sr_core import nets as sr_nets
+from sr_core.nets import SRGANDiscriminator, UNetDiscriminatorSN, build_preset, count_parameters
 from sr_core.training import (Meter, evaluate, gan_step, load_state, pixel_step, replicas_in_sync, save_state,
                               seed_everything, setup_distributed)
 
@@ -80,7 +82,7 @@ class TrainConfig:
     train_dirs: str = "sr_train"           # comma-separated, relative to data_root
     val_set: str = "Set5"                  # folder under sr_benchmark/, or a path to HR images (validation only)
     crop_size: int = 96
-    degradation: str = "bicubic"           # or "blur" (training and validation LR alike)
+    degradation: str = "bicubic"           # or "blur", "real", "real-mild" (training and validation LR alike)
     blur_sigma: float = 1.6
     workers: int = 2
     # optimisation
@@ -136,10 +138,15 @@ class TrainConfig:
     time_limit: float = 0.0                # seconds: checkpoint and stop once this run has trained this long
     expand: int = -1                       # fast only: gain of the expand/squeeze training branch (-1: preset)
     attention: str = ""                    # fast only: "on" / "off" (""): preset, SPAN's parameter-free attention)
+    discriminator: str = "srgan"           # GAN stage: srgan (one logit per image) | unet (Real-ESRGAN's U-Net
+                                           # with spectral norm, a logit per pixel)
+    d_features: int = 0                    # discriminator width; 0: its default (64)
+    usm_hr: bool = False                   # pixel and content losses against the unsharp-masked HR
+                                           # (Real-ESRGAN); the discriminator sees the plain HR
 
     def model_args(self) -> dict:
         args = {"scale": self.scale}
-        if self.model == "fast":
+        if sr_nets.PRESETS.get(self.model, ("",))[0] == "fastsr":
             for key in ("num_blocks", "num_features"):
                 if getattr(self, key):
                     args[key] = getattr(self, key)
@@ -346,19 +353,33 @@ def plot_curves(run_dir: Path) -> None:
     plt.close(fig)
 
 
+# seed of the validation LR images of the real degradations (image i: (VAL_SEED, i)); benchmarks/real.py's
+# BSD100 sets use another seed
+VAL_SEED = 7
+
+
 def validation_pairs(cfg: TrainConfig, data_root: Path) -> list:
-    """``(name, lr, hr)`` of ``val_set``, LR made with the training degradation (bicubic or blur)."""
+    """``(name, lr, hr)`` of ``val_set``, LR made with the training degradation: bicubic or blur, or for
+    ``real``/``real-mild`` the same pipeline with fixed seeds (image ``i`` drawn with ``(VAL_SEED, i)``)."""
     # a benchmark name (Set5) or a folder of HR images (a path, absolute or relative to data_root)
     hr_dir = data_root / cfg.val_set if "/" in cfg.val_set else data_root / "sr_benchmark" / cfg.val_set / "HR"
-    if not cfg.val_crop:
+    real = cfg.degradation in REAL_DEGRADATIONS
+    if not cfg.val_crop and not real:
         return load_eval_set(hr_dir, cfg.scale, cfg.degradation, cfg.blur_sigma)
     pairs = []
-    for path in list_images(hr_dir):
+    for i, path in enumerate(list_images(hr_dir)):
         hr = mod_crop(load_rgb(path), cfg.scale)
-        side = min(cfg.val_crop, *hr.size) // cfg.scale * cfg.scale
-        x, y = (hr.width - side) // 2, (hr.height - side) // 2
-        hr = hr.crop((x, y, x + side, y + side))
-        pairs.append((path.stem, to_tensor(degrade(hr, cfg.scale, cfg.degradation, cfg.blur_sigma)), to_tensor(hr)))
+        if cfg.val_crop:
+            side = min(cfg.val_crop, *hr.size) // cfg.scale * cfg.scale
+            x, y = (hr.width - side) // 2, (hr.height - side) // 2
+            hr = hr.crop((x, y, x + side, y + side))
+        if real:
+            from sr_core.degradations import degrade_real
+
+            lr = degrade_real(hr, cfg.scale, cfg.degradation, seed=VAL_SEED, index=i)
+        else:
+            lr = degrade(hr, cfg.scale, cfg.degradation, cfg.blur_sigma)
+        pairs.append((path.stem, to_tensor(lr), to_tensor(hr)))
     return pairs
 
 
@@ -372,6 +393,19 @@ def _content_loss(cfg: TrainConfig) -> ContentLoss:
         return ContentLoss(cfg.content_backbone, scale=scale)
     except WeightsUnavailableError as err:
         raise SystemExit(f"content loss: {err}") from None
+
+
+def _discriminator(cfg: TrainConfig, generator: torch.nn.Module) -> torch.nn.Module:
+    if cfg.discriminator == "unet":
+        width = cfg.d_features or (8 if cfg.tiny else 64)
+        return UNetDiscriminatorSN(num_features=width)
+    if cfg.discriminator != "srgan":
+        raise SystemExit(f"--discriminator must be srgan or unet, got {cfg.discriminator!r}")
+    d_conv = cfg.d_conv or generator.hparams.get("conv", "standard")
+    args = dict(TINY_DISCRIMINATOR) if cfg.tiny else {}
+    if cfg.d_features:
+        args["num_features"] = cfg.d_features
+    return SRGANDiscriminator(conv=d_conv, **args)
 
 
 def _load_init(cfg: TrainConfig, generator: torch.nn.Module) -> None:
@@ -428,8 +462,7 @@ def run(cfg: TrainConfig) -> dict:
     discriminator = opt_d = sched_d = content = None
     pixel = PixelLoss(cfg.loss).to(device)
     if cfg.stage == "gan":
-        d_conv = cfg.d_conv or generator.hparams.get("conv", "standard")
-        discriminator = SRGANDiscriminator(conv=d_conv, **(TINY_DISCRIMINATOR if cfg.tiny else {})).to(device)
+        discriminator = _discriminator(cfg, generator).to(device)
         discriminator.to(memory_format=memory_format)
         opt_d = make_optimizer(cfg, discriminator, cfg.lr_d or cfg.lr)
         sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lambda i: lr_factor(cfg, i + cfg.start_iter))
@@ -555,15 +588,16 @@ def run(cfg: TrainConfig) -> dict:
         lr_img, hr_img = next(batches)
         lr_img = lr_img.to(device, non_blocking=True).contiguous(memory_format=memory_format)
         hr_img = hr_img.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        target = usm_sharp(hr_img) if cfg.usm_hr else hr_img
         if cfg.stage == "gan":
             with autocast:
                 values = gan_step(g_train, d_train, lr_img, hr_img, opt_g, opt_d, content_loss=content,
                                   pixel_loss=pixel, adv_weight=cfg.adv_weight, content_weight=cfg.content_weight,
-                                  pixel_weight=cfg.pixel_weight, tv_weight=cfg.tv_weight)
+                                  pixel_weight=cfg.pixel_weight, tv_weight=cfg.tv_weight, target=target)
             sched_d.step()
         else:
             with autocast:
-                values = pixel_step(g_train, lr_img, hr_img, opt_g, pixel)
+                values = pixel_step(g_train, lr_img, target, opt_g, pixel)
         sched_g.step()
         it += 1
         if ema is not None:

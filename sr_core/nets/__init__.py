@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..resize import Interpolation
-from .discriminator import SRGANDiscriminator
+from .discriminator import SRGANDiscriminator, UNetDiscriminatorSN
 from .fast import FastSR
 from .srcnn import SRCNN
 from .srresnet import SRResNet
@@ -20,6 +20,7 @@ ARCHS: dict[str, type[nn.Module]] = {
     "srcnn": SRCNN,
     "fastsr": FastSR,
     "srgan_discriminator": SRGANDiscriminator,
+    "unet_discriminator_sn": UNetDiscriminatorSN,
     "interpolation": Interpolation,
 }
 
@@ -33,6 +34,9 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "srgan-catsdogs": ("srresnet", dict(norm="none", global_skip="bicubic")),
     "srcnn": ("srcnn", dict(residual=True)),
     "fast": ("fastsr", dict(num_features=48, num_blocks=6)),
+    # the fast network trained for real photos (sr_core.degradations): pixel loss, then GAN fine-tuning
+    "real-psnr": ("fastsr", dict(num_features=48, num_blocks=6)),
+    "real": ("fastsr", dict(num_features=48, num_blocks=6)),
     "bicubic": ("interpolation", dict(mode="bicubic")),
     "lanczos": ("interpolation", dict(mode="lanczos")),
     "nearest": ("interpolation", dict(mode="nearest")),
@@ -62,4 +66,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = ["ARCHS", "PRESETS", "CLASSICAL", "build_model", "build_preset", "count_parameters",
-           "SRResNet", "SRCNN", "FastSR", "SRGANDiscriminator", "Interpolation"]
+           "SRResNet", "SRCNN", "FastSR", "SRGANDiscriminator", "UNetDiscriminatorSN", "Interpolation"]

@@ -1,0 +1,93 @@
+"""The "detail" control of ``real``: network interpolation between ``real-psnr`` and ``real``.
+
+ESRGAN (Wang et al. 2018, section 3.4) and Real-ESRGAN's ``--denoise_strength`` blend two networks of one
+architecture weight by weight: ``theta = (1 - detail) * theta_smooth + detail * theta_textured``. Here the
+smooth end is ``real-psnr`` (pixel loss: clean, a little soft) and the textured end is ``real`` (its GAN
+fine-tune: sharper, with synthesised texture), so ``detail`` runs from 0 (real-psnr) to 1 (real).
+
+The blend is taken on the merged inference weights (``FastSR.reparameterize``: one 3x3 convolution per
+block), where it is a plain average of kernels. Blended networks are cached per (pair, detail, device), so a
+value is computed once, not per image or per tile; ``detail`` is rounded to ``DETAIL_STEP``.
+
+    >>> model = load_detail("real", 0.5)          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import torch
+from torch import nn
+
+# textured model -> its smooth (pixel-loss) start
+DETAIL_PAIRS = {"real": "real-psnr"}
+DEFAULT_DETAIL = 1.0   # the ``real`` model as trained
+DETAIL_STEP = 0.05     # values are rounded to this grid (the app's slider step): a bounded cache
+
+
+def check_detail(name: str, detail: float) -> float:
+    """``detail`` rounded to the grid; raises ``ValueError`` for a model without a pair or a value outside [0, 1]."""
+    if name not in DETAIL_PAIRS:
+        raise ValueError(f"detail works with {', '.join(DETAIL_PAIRS)} only (blending it with "
+                         f"{', '.join(DETAIL_PAIRS.values())}), not with {name!r}")
+    try:
+        detail = float(detail)
+    except (TypeError, ValueError):
+        raise ValueError(f"detail must be a number from 0 to 1, got {detail!r}") from None
+    if not 0.0 <= detail <= 1.0:  # also refuses NaN
+        raise ValueError(f"detail must lie between 0 (smooth, {DETAIL_PAIRS[name]}) and 1 ({name}), got {detail}")
+    return round(round(detail / DETAIL_STEP) * DETAIL_STEP, 4)
+
+
+def _merged(model: nn.Module) -> nn.Module:
+    out = copy.deepcopy(model).eval()
+    if hasattr(out, "reparameterize"):
+        out.reparameterize()
+    return out
+
+
+@torch.no_grad()
+def interpolate(smooth: nn.Module, textured: nn.Module, detail: float) -> nn.Module:
+    """A new network whose weights are ``(1 - detail) * smooth + detail * textured`` (merged forms of both).
+
+    The two must be the same architecture with the same settings; the result carries ``textured``'s config
+    with ``detail`` added.
+    """
+    a, b = _merged(smooth), _merged(textured)
+    sa, sb = a.state_dict(), b.state_dict()
+    if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
+        raise ValueError("cannot interpolate networks of different architectures or sizes")
+    blended = {k: torch.lerp(sa[k].float(), sb[k].float(), float(detail)).to(sa[k].dtype)
+               if sa[k].is_floating_point() else sb[k] for k in sa}
+    b.load_state_dict(blended)
+    config = dict(getattr(textured, "config", {}) or {})
+    config["detail"] = float(detail)
+    config["detail_pair"] = [str(getattr(smooth, "config", {}).get("name", "smooth")), config.get("name", "textured")]
+    b.config = config
+    return b
+
+
+@functools.lru_cache(maxsize=8)
+def _load_detail(name: str, detail: float, device: str) -> nn.Module:
+    from .checkpoint import load_model
+
+    textured = load_model(name, device=device)
+    if detail == 1.0:
+        textured.config = {**textured.config, "detail": 1.0}
+        return textured
+    smooth = load_model(DETAIL_PAIRS[name], device=device)
+    return interpolate(smooth, textured, detail)
+
+
+def load_detail(name: str, detail: float = DEFAULT_DETAIL, device: str | torch.device = "cpu") -> nn.Module:
+    """``name`` (``real``) blended with its smooth pair at ``detail`` in [0, 1]; cached per value.
+
+    Raises ``ValueError`` for a bad pair or value and ``FileNotFoundError`` when weights are missing.
+    """
+    from .checkpoint import pick_device
+
+    return _load_detail(name, check_detail(name, detail), str(pick_device(device)))
+
+
+__all__ = ["DETAIL_PAIRS", "DEFAULT_DETAIL", "DETAIL_STEP", "check_detail", "interpolate", "load_detail"]
