@@ -304,3 +304,21 @@ def test_srtrainset_real(photo_dir):
     assert torch.equal(custom[3][0], bicubic[3][0])  # the bicubic special case through the hook
     with pytest.raises(ValueError):
         SRTrainSet([photo_dir], crop_size=64, degradation="blur", degradation_config=D.seed_config("blur"))
+
+
+def test_real_mix_draws_its_components_per_sample(tmp_path):
+    """``real-mix``: about 30 % of the samples are plain bicubic (exactly ``degrade``'s LR), the rest go through
+    the pipeline; sample k is the same on every call."""
+    from sr_core.data import MIXES
+
+    Image.fromarray(smooth_rgb(160, 160, seed=5)).save(tmp_path / "a.png")
+    ds = SRTrainSet([tmp_path], crop_size=32, scale=4, degradation="real-mix", seed=3)
+    n, clean = 200, 0
+    for k in range(n):
+        lr, hr = ds[k]
+        bicubic = torch.from_numpy(np.asarray(degrade(Image.fromarray(
+            (hr.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)), 4)).copy()).permute(2, 0, 1) / 255
+        clean += bool(torch.allclose(lr, bicubic, atol=1e-6))
+    want = dict((kind, p) for kind, p in MIXES["real-mix"])["bicubic"]
+    assert abs(clean / n - want) < 0.1, clean
+    assert torch.equal(ds[17][0], ds[17][0])

@@ -82,7 +82,8 @@ class TrainConfig:
     train_dirs: str = "sr_train"           # comma-separated, relative to data_root
     val_set: str = "Set5"                  # folder under sr_benchmark/, or a path to HR images (validation only)
     crop_size: int = 96
-    degradation: str = "bicubic"           # or "blur", "real", "real-mild" (training and validation LR alike)
+    degradation: str = "bicubic"           # or "blur", "real", "real-mild", "real-mix" (training and validation
+                                           # LR alike; real-mix validates on real)
     blur_sigma: float = 1.6
     workers: int = 2
     # optimisation
@@ -376,7 +377,8 @@ def validation_pairs(cfg: TrainConfig, data_root: Path) -> list:
         if real:
             from sr_core.degradations import degrade_real
 
-            lr = degrade_real(hr, cfg.scale, cfg.degradation, seed=VAL_SEED, index=i)
+            preset = "real" if cfg.degradation == "real-mix" else cfg.degradation  # a mix: its hardest part
+            lr = degrade_real(hr, cfg.scale, preset, seed=VAL_SEED, index=i)
         else:
             lr = degrade(hr, cfg.scale, cfg.degradation, cfg.blur_sigma)
         pairs.append((path.stem, to_tensor(lr), to_tensor(hr)))

@@ -101,24 +101,29 @@ def main(argv: list[str] | None = None) -> None:
     meta = without_machine_paths(meta)
     save_pretrained(model, out, half=True, **meta)
     machine = machine_info()
-    gan_keys = ("content_backbone", "content_weight", "adv_weight", "pixel_weight")
+    gan_keys = ("content_backbone", "content_weight", "adv_weight", "pixel_weight", "discriminator", "d_features")
     recipe = {k: training[k] for k in ("model", "stage", "loss", "lr", "schedule", "max_iters", "batch_size",
                                        "crop_size", "ema", *gan_keys, "init_from", "start_iter", "restart_at",
-                                       "train_dirs", "degradation", "seed")
+                                       "train_dirs", "degradation", "usm_hr", "seed")
               if k in training and (training.get("stage") == "gan" or k not in gan_keys)
-              and (training[k] or k not in ("start_iter", "restart_at", "ema"))}
+              and (training[k] or k not in ("start_iter", "restart_at", "ema", "usm_hr", "d_features"))}
     if "train_dirs" in recipe:
         recipe["train_dirs"] = ",".join(_short(d) for d in recipe["train_dirs"].split(","))
     last_val = val_rows[-1] if val_rows else {}
+    degradation = training.get("degradation", "bicubic")
     val_name = str(last_val.get("set", training.get("val_set", "Set5")))
     val_name = val_name if "/" not in val_name else f"the images in `{_short(val_name)}`"
+    if degradation.startswith("real"):
+        val_name += f" (LR by the `{degradation}` degradation, fixed seeds)"
     card = [f"# {args.name}", "",
             f"{describe(model.config)}; {count_parameters(model):,} parameters; 4x; RGB [0, 1] in and out.", ""]
     if args.note:
         card += [args.note, ""]
+    lr_by = (f"`{degradation}` degradation (`sr_core.degradations`: Real-ESRGAN's second-order blur, resize, "
+             f"noise and JPEG model) on the fly" if degradation.startswith("real")
+             else f"{degradation} downscaling on the fly")
     card += ["## Training", "",
-             f"- Data: {args.data or data_line(training.get('train_dirs', '?'))}, random crops, LR by "
-             f"{training.get('degradation', 'bicubic')} downscaling on the fly.",
+             f"- Data: {args.data or data_line(training.get('train_dirs', '?'))}, random crops, LR by {lr_by}.",
              f"- Iterations: {iterations} (of a {training.get('max_iters', '?')}-iteration schedule; weights saved "
              f"as float16).",
              f"- Wall time: {seconds / 3600:.2f} h on {machine['cpu']} ({machine['usable_cores']} cores, no GPU), a "
