@@ -3,6 +3,7 @@
     python -m benchmarks.real                          # all of BSD100, every model with weights, the peer
     python -m benchmarks.real --limit 10 --threads 1   # a smoke run in about a minute
     python -m benchmarks.real --models bicubic,srresnet --extra real=runs/real/weights
+    python -m benchmarks.real --grid default --out reports/real      # the README's grid (real low-quality photos)
     python -m benchmarks.real --grid photo1.jpg,photo2.jpg --grid-models bicubic,srresnet,srgan,peer:realesr-general-x4v3
 
 Test sets: each BSD100 HR image (``sr_core.config.benchmark_dir("BSD100")``,
@@ -19,7 +20,8 @@ image), with the HR images' own NIQE as the reference row. Speed: output
 megapixels per second of the forward pass (``upscale_tensor``, whole image,
 no tiling), in the same run for every model.
 
-Models: ``bicubic``, every ``sr_core.available_models()`` name with weights
+Models: ``bicubic``, every ``sr_core.available_models()`` name with weights (``--models`` also takes
+``real@D``: ``real`` at detail ``D``, ``sr_core.detail``)
 (``has_weights``) apart from ``lanczos``/``nearest``, each ``--extra
 name=path`` checkpoint folder, and the real-world peer
 ``peer:realesr-general-x4v3`` (``sr_core.peers``; measured only, not this
@@ -48,6 +50,11 @@ SEED = 14
 STRENGTHS = ("real-mild", "real")
 PEER = "realesr-general-x4v3"
 SKIP = ("lanczos", "nearest")
+# --grid default: real low-quality photographs (Asirra shelter photos of the cat/dog *training* split, JPEG at
+# about quality 70, often dim and noisy), relative to the data root; each cell is their centre crop
+GRID_PHOTOS = ("cats_dogs/train/cat/cat.212.jpg", "cats_dogs/train/cat/cat.471.jpg",
+               "cats_dogs/train/cat/cat.767.jpg", "cats_dogs/train/cat/cat.101.jpg")
+GRID_MODELS = ("bicubic", "srresnet", "srgan", "real-psnr", "real", f"peer:{PEER}")
 
 
 def degraded_set(preset: str, limit: int | None = None, seed: int = SEED) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
@@ -77,7 +84,12 @@ def collect_models(models: list[str] | None, extras: list[str], peer: bool = Tru
         n for n in available_models() if n not in ("bicubic", *SKIP) and has_weights(n)]
     out = []
     for name in names:
-        if name.startswith("peer:"):
+        if "@" in name:  # real@0.5: real blended with real-psnr at detail 0.5 (sr_core.detail)
+            from sr_core.detail import load_detail
+
+            base, _, value = name.partition("@")
+            out.append((name, lambda b=base, v=float(value): load_detail(b, v)))
+        elif name.startswith("peer:"):
             if name[5:] in available_peers():
                 out.append((name, lambda n=name[5:]: load_peer(n)))
             else:
@@ -201,8 +213,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--strengths", default=",".join(STRENGTHS), help="degradation presets")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="reports/real", help="output folder (real.md, real.json)")
-    parser.add_argument("--grid", default=None, help="comma-separated low-quality photos: write grid.png instead")
-    parser.add_argument("--grid-models", default="bicubic,srresnet,srgan,peer:" + PEER)
+    parser.add_argument("--grid", default=None, help="comma-separated low-quality photos, or 'default' (four "
+                                                         "cat/dog training photos): write grid.png instead")
+    parser.add_argument("--grid-models", default=",".join(GRID_MODELS))
     parser.add_argument("--crop", type=int, default=64, help="LR crop side of each grid cell")
     args = parser.parse_args(argv)
     if args.threads:
@@ -212,7 +225,10 @@ def main(argv: list[str] | None = None) -> dict:
         cv2.setNumThreads(args.threads)
     out = Path(args.out)
     if args.grid:
-        path = make_grid(args.grid.split(","), args.grid_models.split(","), out / "grid.png", args.crop, args.extra)
+        from sr_core.config import data_root
+
+        photos = [data_root() / p for p in GRID_PHOTOS] if args.grid == "default" else args.grid.split(",")
+        path = make_grid(photos, args.grid_models.split(","), out / "grid.png", args.crop, args.extra)
         print(f"wrote {path}")
         return {"grid": str(path)}
 

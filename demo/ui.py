@@ -2,10 +2,10 @@
 
 Public API endpoints (``gradio_client``):
 
-* ``/upscale`` (image, model="real", scale=4, format="PNG", detail=1.0) -> (upscaled file, info dict);
+* ``/upscale`` (image, model="real", scale=4, format="PNG", detail=0.5) -> (upscaled file, info dict);
   scale 2, 3 or 4, format PNG (lossless), JPEG or WebP; an empty model is the default (``real``); detail
   (``real`` only) from 0 (smooth, real-psnr) to 1 (GAN texture)
-* ``/upscale_files`` (files, model, scale=4, format="PNG", detail=1.0) -> (gallery of outputs, one zip, info)
+* ``/upscale_files`` (files, model, scale=4, format="PNG", detail=0.5) -> (gallery of outputs, one zip, info)
 * ``/compare`` (image, model, preset) -> (LR enlarged, bicubic, SR, HR, readouts dict); preset standard,
   realistic or catdog32
 

@@ -341,7 +341,7 @@ def test_build_ui_with_fakes_exposes_two_endpoints():
         params = {p["parameter_name"]: p for p in endpoints[name]["parameters"]}
         assert params["scale"]["parameter_has_default"] and params["scale"]["parameter_default"] == 4
         assert params["format"]["parameter_has_default"] and params["format"]["parameter_default"] == "PNG"
-        assert params["detail"]["parameter_has_default"] and params["detail"]["parameter_default"] == 1.0
+        assert params["detail"]["parameter_has_default"] and params["detail"]["parameter_default"] == 0.5
     assert calls == []  # building calls nothing
 
 

@@ -113,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     degradation = training.get("degradation", "bicubic")
     val_name = str(last_val.get("set", training.get("val_set", "Set5")))
     val_name = val_name if "/" not in val_name else f"the images in `{_short(val_name)}`"
+    val_lr = ""
     if degradation.startswith("real"):
-        val_name += f" (LR by the `{degradation}` degradation, fixed seeds)"
+        val_lr = f" (LR by the `{'real' if degradation == 'real-mix' else degradation}` degradation, fixed seeds)"
     card = [f"# {args.name}", "",
             f"{describe(model.config)}; {count_parameters(model):,} parameters; 4x; RGB [0, 1] in and out.", ""]
     if args.note:
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
              f"machine shared with other jobs during training; {cpu_s / 3600:.2f} CPU-hours (wall time x torch "
              f"threads, {threads} at the end).",
              f"- Recipe: `{json.dumps(recipe)}`",
-             f"- Last validation during training: {val_name} {last_val.get('psnr', float('nan')):.3f} dB at "
+             f"- Last validation during training: {val_name}{val_lr} {last_val.get('psnr', float('nan')):.3f} dB at "
              f"iteration {last_val.get('iter', '?')} ({val_name} guided training; BSD100 was never looked at "
              f"while training).", "",
              "## Results (4x, Y-PSNR dB / SSIM, 4-pixel border, LR by Pillow bicubic)", "",
