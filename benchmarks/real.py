@@ -54,7 +54,7 @@ SKIP = ("lanczos", "nearest")
 # about quality 70, often dim and noisy), relative to the data root; each cell is their centre crop
 GRID_PHOTOS = ("cats_dogs/train/cat/cat.212.jpg", "cats_dogs/train/cat/cat.471.jpg",
                "cats_dogs/train/cat/cat.767.jpg", "cats_dogs/train/cat/cat.101.jpg")
-GRID_MODELS = ("bicubic", "srresnet", "srgan", "real-psnr", "real", f"peer:{PEER}")
+GRID_MODELS = ("bicubic", "srresnet", "srgan", "real-psnr", "real@0.5", "real", f"peer:{PEER}")
 
 
 def degraded_set(preset: str, limit: int | None = None, seed: int = SEED) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
