@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 DEGRADATIONS = ("bicubic", "blur")
 REAL_DEGRADATIONS = ("real", "real-mild", "real-mix")  # SRTrainSet only: sr_core.degradations presets
 # "real-mix": each sample draws one of these (probabilities): clean photos must stay clean, so a model for real
-# photos also sees bicubic-only LR (the first real-psnr, trained on "real" alone, lost 4.7 dB on clean Set5)
+# photos also sees bicubic-only LR (the first real-psnr, trained on "real" alone, fell from fast's 30.87 dB to
+# 26.69 dB on clean Set5)
 MIXES = {"real-mix": (("bicubic", 0.3), ("real-mild", 0.3), ("real", 0.4))}
 
 

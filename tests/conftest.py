@@ -235,3 +235,14 @@ def subprocess_env() -> dict:
     path = os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path, "SR_DATA_ROOT": str(config.data_root()), "OMP_NUM_THREADS": "1",
             "PYTHONIOENCODING": "utf-8"}
+
+
+def run_python(cwd, *args: str, timeout: float = 1500) -> str:
+    """``python ARGS`` in ``cwd`` with :func:`subprocess_env`; asserts exit 0, returns stdout + stderr."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr

@@ -5,8 +5,6 @@ the GPU sprint command run end to end on the CPU."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import smooth_rgb, subprocess_env
+from conftest import run_python, smooth_rgb
 from sr_core import config, upscale_tensor
 from sr_core.metrics import psnr
 from sr_core.nets import FastSR, build_preset
@@ -200,11 +198,7 @@ def test_ema_update_follows_its_formula():
         assert torch.allclose(pa, 0.9 * p0 + 0.1 * pb, atol=1e-7)
 
 
-def _run(cwd: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=subprocess_env(), capture_output=True, text=True,
-                          timeout=1500)
-    assert proc.returncode == 0, f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout + proc.stderr
+_run = run_python
 
 
 needs_data = pytest.mark.skipif(not T91.is_dir(), reason=f"training data not found under {DATA}")

@@ -34,24 +34,17 @@ that was never noise. Validation is Set5 degraded by ``real`` with fixed seeds
 
 from dataclasses import dataclass
 
-from .common import TrainConfig, main
+from .common import main
+from .fast import FastConfig
 
 
 @dataclass
-class RealConfig(TrainConfig):
+class RealConfig(FastConfig):
+    """``train.fast``'s recipe (L1, Adam (0.9, 0.99), cosine, 192 px crops, batch 16, EMA), on real photos."""
     name: str = "real_psnr"
     model: str = "real-psnr"
-    norm: str = ""
     degradation: str = "real-mix"
-    loss: str = "l1"
     lr: float = 2e-4
-    betas: tuple = (0.9, 0.99)
-    schedule: str = "cosine"
-    crop_size: int = 192
-    batch_size: int = 16
-    ema: float = 0.999
-    half_weights: bool = True
-    workers: int = 1
     init_from: str = "fast"
 
 
