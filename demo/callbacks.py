@@ -34,7 +34,7 @@ from PIL import Image
 import sr_core
 from sr_core import config
 from sr_core.data import degrade, mod_crop
-from sr_core.detail import DEFAULT_DETAIL, DETAIL_PAIRS
+from sr_core.detail import DETAIL_PAIRS, detail_label
 from sr_core.detail import check_detail as sr_check_detail
 from sr_core.inference import DEFAULT_OVERLAP, model_scale
 from sr_core.inference import resize_to_outscale
@@ -256,10 +256,8 @@ def check_detail(name: str, detail) -> float | None:
     """The detail value for ``name``: None for models without a detail control, else in [0, 1] (gr.Error)."""
     if name not in DETAIL_PAIRS:
         return None
-    if detail is None or detail == "":
-        return DEFAULT_DETAIL
     try:
-        return sr_check_detail(name, detail)
+        return sr_check_detail(name, None if detail == "" else detail)
     except ValueError as err:
         raise _error(f"{html.escape(str(err))}.") from None
 
@@ -304,7 +302,7 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
     t_run = time.perf_counter() - t0
     _report(progress, 1.0, f"saving {fmt}")
     scale = out_scale or model_scale(model)
-    label = name if detail is None or detail == DEFAULT_DETAIL else f"{name}-detail{detail:.2f}"
+    label = name if detail is None else detail_label(name, detail)
     path = (folder or request_dir("upscale-")) / f"{_stem(image)}_{label}_x{scale}{OUTPUT_FORMATS[fmt]}"
     save_image(out, path, **image_metadata(img))
     info = {

@@ -119,7 +119,7 @@ def get_model(name: str, detail: float | None = None) -> nn.Module:
     from sr_core import detail as sr_detail
 
     if name in sr_detail.DETAIL_PAIRS:
-        return sr_detail.load_detail(name, sr_detail.DEFAULT_DETAIL if detail is None else detail, device())
+        return sr_detail.load_detail(name, detail, device())
     return _get_model(name)
 
 

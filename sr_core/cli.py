@@ -21,7 +21,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from .detail import DEFAULT_DETAIL
+from .detail import DEFAULT_DETAIL, detail_label
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_MODEL = "real"  # upscale's default: the model for ordinary photos (noise, JPEG); the app's default too
@@ -41,13 +41,11 @@ def _progress(enabled: bool, **kwargs):
 def _load(name: str, device: str, scale: int | None, detail: float | None = None):
     from . import load_model
     from .checkpoint import CheckpointError
-    from .detail import DETAIL_PAIRS, check_detail, load_detail
+    from .detail import DETAIL_PAIRS, load_detail
 
     try:
-        if detail is not None or name in DETAIL_PAIRS:
-            if detail is not None:
-                check_detail(name, detail)  # a model without a detail control: say so before loading anything
-            model = load_detail(name, detail if detail is not None else DEFAULT_DETAIL, device=device)
+        if detail is not None or name in DETAIL_PAIRS:  # load_detail refuses other models before loading
+            model = load_detail(name, detail, device=device)
         else:
             model = load_model(name, device=device)
     except (FileNotFoundError, CheckpointError, ValueError) as err:
@@ -141,8 +139,8 @@ def cmd_upscale(args) -> int:
     failures: list[str] = []
     written: list[Path] = []
     label = _model_label(model, args.model)
-    if args.detail is not None and args.detail != DEFAULT_DETAIL:
-        label += f"-detail{model.config['detail']:.2f}"
+    if args.detail is not None:
+        label = detail_label(label, args.detail)
     out_scale = _scale_label(args.outscale if args.outscale is not None else scale)
     dsts = _output_paths(inputs, args.inputs, output, single_file, label, out_scale, ext=OUTPUT_EXTS[args.ext])
     sources: dict[Path, Path] = {}  # output -> the input it was made from in this run

@@ -29,8 +29,11 @@ DEFAULT_DETAIL = 0.5
 DETAIL_STEP = 0.05     # values are rounded to this grid (the app's slider step): a bounded cache
 
 
-def check_detail(name: str, detail: float) -> float:
-    """``detail`` rounded to the grid; raises ``ValueError`` for a model without a pair or a value outside [0, 1]."""
+def check_detail(name: str, detail: float | None) -> float:
+    """``detail`` rounded to the grid (None: ``DEFAULT_DETAIL``); raises ``ValueError`` for a model without a
+    pair or a value outside [0, 1]."""
+    if detail is None:
+        detail = DEFAULT_DETAIL
     if name not in DETAIL_PAIRS:
         raise ValueError(f"detail works with {', '.join(DETAIL_PAIRS)} only (blending it with "
                          f"{', '.join(DETAIL_PAIRS.values())}), not with {name!r}")
@@ -83,8 +86,15 @@ def _load_detail(name: str, detail: float, device: str) -> nn.Module:
     return interpolate(smooth, textured, detail)
 
 
-def load_detail(name: str, detail: float = DEFAULT_DETAIL, device: str | torch.device = "cpu") -> nn.Module:
-    """``name`` (``real``) blended with its smooth pair at ``detail`` in [0, 1]; cached per value.
+def detail_label(name: str, detail: float | None) -> str:
+    """``name`` for output file names, with ``-detail0.30`` added when the (rounded) value is not the default."""
+    value = check_detail(name, detail)
+    return name if value == DEFAULT_DETAIL else f"{name}-detail{value:.2f}"
+
+
+def load_detail(name: str, detail: float | None = None, device: str | torch.device = "cpu") -> nn.Module:
+    """``name`` (``real``) blended with its smooth pair at ``detail`` in [0, 1] (None: ``DEFAULT_DETAIL``);
+    cached per value. The value is checked before anything is loaded.
 
     Raises ``ValueError`` for a bad pair or value and ``FileNotFoundError`` when weights are missing.
     """
@@ -93,4 +103,5 @@ def load_detail(name: str, detail: float = DEFAULT_DETAIL, device: str | torch.d
     return _load_detail(name, check_detail(name, detail), str(pick_device(device)))
 
 
-__all__ = ["DETAIL_PAIRS", "DEFAULT_DETAIL", "DETAIL_STEP", "check_detail", "interpolate", "load_detail"]
+__all__ = ["DETAIL_PAIRS", "DEFAULT_DETAIL", "DETAIL_STEP", "check_detail", "detail_label", "interpolate",
+           "load_detail"]
