@@ -399,14 +399,15 @@ def before_after(image: ImageInput, result_path: str | None) -> tuple[str, str] 
 
 
 def upscale_summary(info: dict | None) -> str:
-    """One Markdown line for the Upscale tab: model, sizes, time."""
+    """One Markdown line for the Upscale tab: model (with its detail value), sizes, time."""
     if not info:
         return ""
     (w, h), (ow, oh) = info["input_size"], info["output_size"]
     load = f" (+{info['load_seconds']:.2f} s loading)" if info.get("load_seconds", 0) >= 0.05 else ""
     tiles = f", {info['tiles']} tiles" if info.get("tiles", 0) > 1 else ""
     fmt = f" {info['format']}" if info.get("format") else ""
-    return (f"**{info['model']}** ×{info['scale']}{fmt}: {w}×{h} → **{ow}×{oh}** px "
+    detail = f" (detail {info['detail']:g})" if info.get("detail") is not None else ""
+    return (f"**{info['model']}**{detail} ×{info['scale']}{fmt}: {w}×{h} → **{ow}×{oh}** px "
             f"in **{info['seconds']:.2f} s**{load} on {info['device']}{tiles}")
 
 

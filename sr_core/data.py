@@ -41,6 +41,29 @@ REAL_DEGRADATIONS = ("real", "real-mild", "real-mix")  # SRTrainSet only: sr_cor
 MIXES = {"real-mix": (("bicubic", 0.3), ("real-mild", 0.3), ("real", 0.4))}
 
 
+def parse_mix(text: str) -> tuple:
+    """``"bicubic:0.5,real-mild:0.2,real:0.3"`` -> ``(("bicubic", 0.5), ...)``: the components of a
+    ``real-mix`` other than the default ``MIXES["real-mix"]``. Components are ``bicubic``, ``blur``, ``real``
+    or ``real-mild``, each at most once; the probabilities are positive and add up to 1."""
+    parts = []
+    for item in text.split(","):
+        kind, sep, p = item.strip().partition(":")
+        try:
+            p = float(p) if sep else float("nan")
+        except ValueError:
+            p = float("nan")
+        if kind not in DEGRADATIONS + ("real", "real-mild") or not p > 0:
+            raise ValueError(f"mix component {item.strip()!r}: want KIND:P with KIND one of bicubic, blur, real, "
+                             f"real-mild and P > 0")
+        parts.append((kind, p))
+    kinds = [kind for kind, _ in parts]
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"mix {text!r} names a component twice")
+    if abs(sum(p for _, p in parts) - 1) > 1e-6:
+        raise ValueError(f"mix {text!r}: the probabilities add up to {sum(p for _, p in parts):g}, not 1")
+    return tuple(parts)
+
+
 def split_paths(paths: list[Path], train_fraction: float = 0.7, seed: int = 0) -> tuple[list[Path], list[Path]]:
     """Deterministic split (sorted, then shuffled with ``seed``) into train and validation lists."""
     paths = sorted(paths)
@@ -87,6 +110,8 @@ class SRTrainSet(Dataset):
         blur_sigma: sigma of the ``blur`` degradation.
         degradation_config: a ``sr_core.degradations.DegradationConfig`` (or preset name) used instead of
             the ``real``/``real-mild`` preset; only with those degradations.
+        mix: ``real-mix`` only: its components, ``((kind, p), ...)`` or a ``parse_mix`` string, instead of
+            ``MIXES["real-mix"]``.
 
     Images are decoded once and kept in memory as uint8 arrays (the training
     photos here decode to about 300 MB); images smaller than the crop are
@@ -94,20 +119,25 @@ class SRTrainSet(Dataset):
     """
 
     def __init__(self, paths, crop_size: int = 96, scale: int = 4, degradation: str = "bicubic",
-                 augment: bool = True, seed: int = 0, blur_sigma: float = 1.6, degradation_config=None):
+                 augment: bool = True, seed: int = 0, blur_sigma: float = 1.6, degradation_config=None,
+                 mix=None):
         if crop_size % scale:
             raise ValueError(f"crop_size {crop_size} must be a multiple of scale {scale}")
         if degradation not in DEGRADATIONS + REAL_DEGRADATIONS:
             raise ValueError(f"degradation must be one of {DEGRADATIONS + REAL_DEGRADATIONS}, got {degradation!r}")
         if degradation_config is not None and degradation not in ("real", "real-mild"):
             raise ValueError(f"degradation_config needs degradation 'real' or 'real-mild', got {degradation!r}")
+        if mix and degradation not in MIXES:
+            raise ValueError(f"mix needs degradation 'real-mix', got {degradation!r}")
+        if isinstance(mix, str):
+            mix = parse_mix(mix)
         self.real = None
         self.mix: tuple = ()
         if degradation in REAL_DEGRADATIONS:  # imported here: OpenCV is needed only for these
             from .degradations import RealDegradation
             if degradation in MIXES:
                 self.mix = tuple((kind, p, RealDegradation(kind) if kind in REAL_DEGRADATIONS else None)
-                                 for kind, p in MIXES[degradation])
+                                 for kind, p in (mix or MIXES[degradation]))
             else:
                 self.real = RealDegradation(degradation_config if degradation_config is not None else degradation)
         self.crop_size, self.scale, self.degradation = crop_size, scale, degradation

@@ -322,3 +322,24 @@ def test_real_mix_draws_its_components_per_sample(tmp_path):
     want = dict((kind, p) for kind, p in MIXES["real-mix"])["bicubic"]
     assert abs(clean / n - want) < 0.1, clean
     assert torch.equal(ds[17][0], ds[17][0])
+
+
+def test_real_mix_components_can_be_chosen(tmp_path):
+    """``mix=``: another split of the components (all bicubic here gives exactly ``degrade``'s LR); bad
+    specifications are refused with the reason."""
+    from sr_core.data import parse_mix
+
+    assert parse_mix("bicubic:0.5, real-mild:0.2,real:0.3") == (("bicubic", 0.5), ("real-mild", 0.2), ("real", 0.3))
+    for bad, why in [("bicubic:0.5,real:0.4", "add up"), ("bicubic:0.5,bicubic:0.5", "twice"),
+                     ("sharp:1", "KIND:P"), ("bicubic", "KIND:P"), ("bicubic:x", "KIND:P"),
+                     ("bicubic:1.5,real:-0.5", "KIND:P")]:
+        with pytest.raises(ValueError, match=why):
+            parse_mix(bad)
+    Image.fromarray(smooth_rgb(96, 96, seed=2)).save(tmp_path / "a.png")
+    clean = SRTrainSet([tmp_path], crop_size=32, degradation="real-mix", seed=1, mix="bicubic:1")
+    for k in range(5):
+        lr, hr = clean[k]
+        want = degrade(Image.fromarray((hr.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)), 4)
+        assert torch.allclose(lr, torch.from_numpy(np.asarray(want).copy()).permute(2, 0, 1) / 255, atol=1e-6)
+    with pytest.raises(ValueError, match="real-mix"):
+        SRTrainSet([tmp_path], crop_size=32, degradation="real", mix="bicubic:1")

@@ -138,12 +138,13 @@ def test_app_default_and_detail(weights, monkeypatch):
     assert info["model"] == "real" and info["detail"] == detail.DEFAULT_DETAIL
     path, info = callbacks.upscale_image(img, "real", detail=0.2)
     assert info["detail"] == 0.2 and "detail0.20" in path
+    assert callbacks.upscale_summary(info).startswith("**real** (detail 0.2) ×4")
     expected = sr_core.upscale(detail.load_detail("real", 0.2), img)
     assert np.array_equal(np.asarray(Image.open(path)), np.asarray(expected))
     with pytest.raises(gr.Error, match="between 0"):
         callbacks.upscale_image(img, "real", detail=3)
     _, info = callbacks.upscale_image(img, "bicubic", detail=0.2)  # other models have no detail control
-    assert "detail" not in info
+    assert "detail" not in info and "detail" not in callbacks.upscale_summary(info)
     models.clear_caches()
 
 

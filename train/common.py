@@ -53,7 +53,7 @@ from torch.utils.data import DataLoader
 from sr_core import config as sr_config
 from sr_core.checkpoint import load_model, save_pretrained
 from sr_core.io import atomic_write
-from sr_core.data import REAL_DEGRADATIONS, SRTrainSet, StepSampler, degrade, load_eval_set, load_rgb, mod_crop
+from sr_core.data import MIXES, REAL_DEGRADATIONS, SRTrainSet, StepSampler, degrade, load_eval_set, load_rgb, mod_crop
 from sr_core.io import list_images, to_tensor
 from sr_core.degradations import usm_sharp
 from sr_core.losses import ContentLoss, PixelLoss, WeightsUnavailableError
@@ -143,6 +143,8 @@ class TrainConfig:
                                            # with spectral norm, a logit per pixel)
     d_features: int = 0                    # discriminator width; 0: its default (64)
     usm_hr: bool = False                   # pixel and content losses against the unsharp-masked HR
+    mix: str = ""                          # real-mix only: its components, "bicubic:0.5,real-mild:0.2,real:0.3"
+                                           # ("": sr_core.data.MIXES); such runs also validate on clean bicubic LR
                                            # (Real-ESRGAN); the discriminator sees the plain HR
 
     def model_args(self) -> dict:
@@ -516,13 +518,16 @@ def run(cfg: TrainConfig) -> dict:
     d_train = DDP(discriminator) if world > 1 and discriminator is not None else discriminator
 
     dataset = SRTrainSet([data_root / d for d in cfg.train_dirs.split(",")], cfg.crop_size, cfg.scale,
-                         cfg.degradation, seed=cfg.seed, blur_sigma=cfg.blur_sigma)
+                         cfg.degradation, seed=cfg.seed, blur_sigma=cfg.blur_sigma, mix=cfg.mix or None)
     loader = DataLoader(dataset, batch_sampler=StepSampler(cfg.batch_size, start, rank, world),
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
                         pin_memory=cfg.pin_memory and device.type == "cuda",
                         prefetch_factor=4 if cfg.workers else None)
     # validation LR is made with the training degradation (bicubic or blur), so PSNR measures the task trained for
     val_pairs = validation_pairs(cfg, data_root) if main_rank else []
+    # a mix of clean and real LR: also the clean task, which such a model must not lose
+    clean_pairs = (validation_pairs(dataclasses.replace(cfg, degradation="bicubic"), data_root)
+                   if main_rank and cfg.degradation in MIXES else [])
 
     t0 = time.time()
 
@@ -647,12 +652,17 @@ def run(cfg: TrainConfig) -> dict:
             break
         if main_rank and (it % cfg.val_every == 0 or it == cfg.max_iters):
             last = evaluate(shipped, val_pairs, cfg.scale)
-            log({"kind": "val", "iter": it, "set": cfg.val_set, "degradation": cfg.degradation,
-                 "psnr": last["psnr"], "ssim": last["ssim"]})
+            row = {"kind": "val", "iter": it, "set": cfg.val_set, "degradation": cfg.degradation,
+                   "psnr": last["psnr"], "ssim": last["ssim"]}
+            clean = evaluate(shipped, clean_pairs, cfg.scale) if clean_pairs else None
+            if clean:
+                row.update(clean_psnr=clean["psnr"], clean_ssim=clean["ssim"])
+            log(row)
             save_grid(shipped, val_pairs[:3], run_dir / "grids" / f"{it:07d}.png", cfg.scale)
             if cfg.snapshots:
                 export(run_dir / "snapshots" / f"{it:07d}", it)
-            say(f"iter {it}: {cfg.val_set} PSNR {last['psnr']:.3f} dB, SSIM {last['ssim']:.4f}")
+            say(f"iter {it}: {cfg.val_set} PSNR {last['psnr']:.3f} dB, SSIM {last['ssim']:.4f}"
+                + (f"; clean {clean['psnr']:.3f} dB, SSIM {clean['ssim']:.4f}" if clean else ""))
     for sig, handler in handlers.items():
         signal.signal(sig, handler)
     in_sync = replicas_in_sync(generator) and (discriminator is None or replicas_in_sync(discriminator))
