@@ -211,6 +211,9 @@ def image_metadata(img: Image.Image) -> dict:
 
 
 QUALITY_FORMATS = ("JPEG", "WEBP")  # the formats --quality applies to (lossy); PNG is always lossless
+# zlib level of written PNGs: 1 (OpenCV's default) writes a 4x-upscaled photo about 4.7x faster than Pillow's
+# default 6, for files about 14 % larger (a 3712 x 4096 output: 2.2 s and 15.9 MB vs 10.1 s and 13.9 MB here)
+PNG_COMPRESS_LEVEL = 1
 
 
 def save_image(img: Image.Image, path: str | Path, overwrite: bool = True, quality: int | None = None,
@@ -234,6 +237,8 @@ def save_image(img: Image.Image, path: str | Path, overwrite: bool = True, quali
     options = {}
     if fmt in QUALITY_FORMATS:
         options["quality"] = 95 if quality is None else quality
+    elif fmt == "PNG":
+        options["compress_level"] = PNG_COMPRESS_LEVEL
     if icc_profile and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
         options["icc_profile"] = icc_profile
     if exif and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
