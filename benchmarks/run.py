@@ -644,6 +644,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     parser.add_argument("--models", default=None, help="comma-separated model names (default: ours and the peers)")
     parser.add_argument("--size", type=int, default=None, help="input side for the speed runs (default 256, quick 48)")
+    parser.add_argument("--cli-size", type=int, default=None, help="photo side for the end-to-end CLI runs "
+                                                                     "(default 384, quick 128)")
     parser.add_argument("--runs", type=int, default=None, help="timed runs per variant (default 7, quick 3)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
@@ -680,7 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs = {
         "hardware": lambda: hardware.describe(quick),
         "models": lambda: bench_models(names, size, warmup, runs, res.get("hardware", {}).get("peak_gflops")),
-        "cli": lambda: bench_cli([n for n in OURS if n in names or not args.models], 128 if quick else 384,
+        "cli": lambda: bench_cli([n for n in OURS if n in names or not args.models],
+                                 args.cli_size or (128 if quick else 384),
                                  1 if quick else 2, args.threads),
         "ablation": lambda: bench_ablation(size, warmup, runs, args.compile, quick),
         "tiles": lambda: bench_tiles(96 if quick else 384, 40 if quick else 96, warmup, runs),
