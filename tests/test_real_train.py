@@ -77,7 +77,7 @@ needs_data = pytest.mark.skipif(not T91.is_dir(), reason=f"training data not fou
 
 @needs_data
 @pytest.mark.timeout(2400)
-def test_real_pixel_then_gan_stage_with_unet_discriminator_resumes_bit_exact(tmp_path):
+def test_real_pixel_then_gan_stage_with_unet_discriminator_resumes_bit_exact(tmp_path, monkeypatch):
     """The two stages as the recipes run them, tiny: real-psnr (L1, real degradation) and real (GAN from it,
     U-Net discriminator, unsharp-masked targets); the GAN run paused and resumed ends where a straight one does."""
     from sr_core.training import load_state
@@ -91,6 +91,12 @@ def test_real_pixel_then_gan_stage_with_unet_discriminator_resumes_bit_exact(tmp
     assert val and all(r["degradation"] == "real-mix" for r in val)  # the recipe default
     # a mix also validates on the clean task (bicubic LR), which differs from the real-degraded one
     assert all(10 < r["clean_psnr"] < 60 and r["clean_psnr"] != r["psnr"] for r in val)
+    from train import ship
+
+    monkeypatch.setenv("SR_WEIGHTS_DIR", str(tmp_path / "shipped"))
+    ship.main([str(psnr_dir), "tiny-real-psnr", "--sets", "Set5"])
+    card = (tmp_path / "shipped" / "tiny-real-psnr" / "README.md").read_text()
+    assert "components bicubic:0.5,real:0.5" in card and f"(clean bicubic LR: {val[-1]['clean_psnr']:.3f} dB)" in card
     gan = [*common, "--recipe=gan", "--init_from=runs/psnr/weights", "--max_iters=4", "--content_weight=0"]
     _run(tmp_path, *gan, "--name=straight")
     _run(tmp_path, *gan, "--name=resumed", "--stop_at=2")

@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> None:
     gan_keys = ("content_backbone", "content_weight", "adv_weight", "pixel_weight", "discriminator", "d_features")
     recipe = {k: training[k] for k in ("model", "stage", "loss", "lr", "schedule", "max_iters", "batch_size",
                                        "crop_size", "ema", *gan_keys, "init_from", "start_iter", "restart_at",
-                                       "train_dirs", "degradation", "usm_hr", "seed")
+                                       "train_dirs", "degradation", "mix", "usm_hr", "seed")
               if k in training and (training.get("stage") == "gan" or k not in gan_keys)
-              and (training[k] or k not in ("start_iter", "restart_at", "ema", "usm_hr", "d_features"))}
+              and (training[k] or k not in ("start_iter", "restart_at", "ema", "usm_hr", "d_features", "mix"))}
     if "train_dirs" in recipe:
         recipe["train_dirs"] = ",".join(_short(d) for d in recipe["train_dirs"].split(","))
     last_val = val_rows[-1] if val_rows else {}
@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{describe(model.config)}; {count_parameters(model):,} parameters; 4x; RGB [0, 1] in and out.", ""]
     if args.note:
         card += [args.note, ""]
-    lr_by = (f"`{degradation}` degradation (`sr_core.degradations`: Real-ESRGAN's second-order blur, resize, "
+    mix = f", components {training['mix']}" if training.get("mix") else ""
+    lr_by = (f"`{degradation}` degradation{mix} (`sr_core.degradations`: Real-ESRGAN's second-order blur, resize, "
              f"noise and JPEG model) on the fly" if degradation.startswith("real")
              else f"{degradation} downscaling on the fly")
     card += ["## Training", "",
@@ -131,8 +132,9 @@ def main(argv: list[str] | None = None) -> None:
              f"machine shared with other jobs during training; {cpu_s / 3600:.2f} CPU-hours (wall time x torch "
              f"threads, {threads} at the end).",
              f"- Recipe: `{json.dumps(recipe)}`",
-             f"- Last validation during training: {val_name}{val_lr} {last_val.get('psnr', float('nan')):.3f} dB at "
-             f"iteration {last_val.get('iter', '?')} ({val_name} guided training; BSD100 was never looked at "
+             f"- Last validation during training: {val_name}{val_lr} {last_val.get('psnr', float('nan')):.3f} dB"
+             + (f" (clean bicubic LR: {last_val['clean_psnr']:.3f} dB)" if "clean_psnr" in last_val else "")
+             + f" at iteration {last_val.get('iter', '?')} ({val_name} guided training; BSD100 was never looked at "
              f"while training).", "",
              "## Results (4x, Y-PSNR dB / SSIM, 4-pixel border, LR by Pillow bicubic)", "",
              "| set | PSNR | SSIM |", "|---|---:|---:|"]
