@@ -55,3 +55,24 @@ def test_count_macs_matches_a_hand_counted_network():
     macs, shape = count_macs(net, torch.rand(1, 3, 10, 12))
     assert shape == (1, 5)
     assert macs == 25_920 + 8_640 + 3_840 + 3_840 + 4_800
+
+
+def test_fast_width_variants_and_a_short_training(tmp_path):
+    """``benchmarks.fast_width``, tiny: every width with and without attention beside srresnet, and one short
+    training; attention has no parameters and no multiply-accumulates, width costs quadratically."""
+    from benchmarks import fast_width
+
+    assert fast_width.main(["--threads", "1", "--size", "16", "--runs", "1", "--train-steps", "1", "--train-patch",
+                            "8", "--train-iters", "1", "--train", "32-off", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "fast_width.json").read_text())
+    v = res["variants"]
+    assert set(v) == {"32", "32-off", "48", "48-off", "64", "64-off", "srresnet"}
+    assert all(r["mpx_per_s"] > 0 and r["train_lr_mpx_per_s"] > 0 for r in v.values())
+    for w in (32, 48, 64):
+        on, off = v[str(w)], v[f"{w}-off"]
+        assert on["parameters"] == off["parameters"] and on["gmac_per_output_mpx"] == off["gmac_per_output_mpx"]
+    assert v["32"]["gmac_per_output_mpx"] < v["48"]["gmac_per_output_mpx"] < v["64"]["gmac_per_output_mpx"]
+    assert v["48"]["parameters"] == 2_327_250  # the shipped fast
+    assert abs(v["srresnet"]["gmac_per_output_mpx"] - 138.6) < 0.1  # as reports/bench_fast counts it
+    assert set(res["training"]) == {"32-off"} and 5 < res["training"]["32-off"]["set5_psnr"] < 40
+    assert "| 48 | on | 2,327,250 |" in (tmp_path / "fast_width.md").read_text()

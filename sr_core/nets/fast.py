@@ -111,7 +111,7 @@ class FastSR(nn.Module):
         num_blocks: blocks of three 3x3 convolutions.
         scale: 2, 3 or 4.
         expand: channel gain of the expand/squeeze training branch (0: no such branch).
-        attention: SPAN's parameter-free attention at the end of each block.
+        attention: SPAN's parameter-free attention at the end of each block (its cost and worth: the same benchmark).
         skip: ``nearest`` (input repeated before the pixel shuffle) or ``none``.
     """
 
