@@ -58,7 +58,8 @@ def measure_speed(size: int, warmup: int, runs: int, train_steps: int, batch: in
             inp = x.contiguous(memory_format=torch.channels_last) if getattr(
                 fast, "inference_channels_last", False) else x
             fns[name] = (lambda m, i: lambda: m(i))(fast, inp)
-            rows[name] = {"width": width, "attention": attention, "parameters": count_parameters(build(width, attention)),
+            rows[name] = {"width": width, "attention": attention,
+                          "parameters": count_parameters(build(width, attention)),
                           "gmac_per_output_mpx": macs / (shape[-1] * shape[-2]) * 1e6 / 1e9}
     from sr_core.nets import build_preset
 
@@ -134,7 +135,8 @@ def markdown(res: dict) -> str:
     lines = [f"# `fast`: width and attention ({res['date']})", "", f"Command: `{res['command']}`  ",
              f"torch {res['torch']}, Python {res['python']}, {res['threads']} torch threads, CUDA: none. Inference: "
              f"the merged network optimised as `upscale` runs it, input 1x3x{res['size']}x{res['size']}, median of "
-             f"{res['runs']} interleaved runs; training: the training form (branches), batch 16, {res['train_patch']} px LR patches, "
+             f"{res['runs']} interleaved runs; training: the training form (branches), batch 16, "
+             f"{res['train_patch']} px LR patches, "
              f"forward + backward + Adam, median of {res['train_steps']} interleaved steps.", "",
              "| features | attention | parameters | GMAC / output Mpx | output Mpx/s | GFLOP/s | training LR Mpx/s |",
              "|---:|---|---:|---:|---:|---:|---:|"]
@@ -162,7 +164,8 @@ def markdown(res: dict) -> str:
         lines += ["", "## Short training runs (same seed and batches, L1, Adam 5e-4, `sr_train` bicubic; Set5)", "",
                   "| variant | iterations | seconds | Set5 PSNR | SSIM |", "|---|---:|---:|---:|---:|"]
         for name, r in res["training"].items():
-            lines.append(f"| {name} | {r['iters']} | {r['seconds']:.0f} | {r['set5_psnr']:.3f} | {r['set5_ssim']:.4f} |")
+            lines.append(f"| {name} | {r['iters']} | {r['seconds']:.0f} | {r['set5_psnr']:.3f} | "
+                         f"{r['set5_ssim']:.4f} |")
     return "\n".join(lines) + "\n"
 
 
