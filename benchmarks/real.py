@@ -57,16 +57,18 @@ GRID_PHOTOS = ("cats_dogs/train/cat/cat.212.jpg", "cats_dogs/train/cat/cat.471.j
 GRID_MODELS = ("bicubic", "srresnet", "srgan", "real-psnr", "real@0.5", "real", f"peer:{PEER}")
 
 
-def degraded_set(preset: str, limit: int | None = None, seed: int = SEED) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """``(name, lr, hr)`` of BSD100 at one strength, (1, 3, h, w) tensors; image ``i`` drawn with ``(seed, i)``."""
+def degraded_set(preset: str, limit: int | None = None, seed: int = SEED, test_set: str = "BSD100"
+                 ) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """``(name, lr, hr)`` of ``test_set`` (BSD100) at one strength, (1, 3, h, w) tensors; image ``i`` drawn with
+    ``(seed, i)``."""
     from sr_core import config
     from sr_core.data import load_rgb, mod_crop
     from sr_core.degradations import degrade_array
     from sr_core.io import list_images, to_tensor
 
-    paths = sorted(list_images(config.benchmark_dir("BSD100")))
+    paths = sorted(list_images(config.benchmark_dir(test_set)))
     if not paths:
-        raise FileNotFoundError(f"no images in {config.benchmark_dir('BSD100')}")
+        raise FileNotFoundError(f"no images in {config.benchmark_dir(test_set)}")
     pairs = []
     for i, path in enumerate(paths[:limit]):
         hr = mod_crop(load_rgb(path), SCALE)
@@ -135,8 +137,9 @@ def evaluate(model, pairs) -> dict:
 def markdown(report: dict) -> str:
     strengths = report["strengths"]
     head = " | ".join(f"{s} PSNR / SSIM / NIQE" for s in strengths)
-    lines = ["# Realistic degradation benchmark (BSD100, 4x)", "",
-             f"LR: BSD100 HR (cropped to a multiple of 4) through `sr_core.degradations` at "
+    test_set = report.get("set", "BSD100")
+    lines = [f"# Realistic degradation benchmark ({test_set}, 4x)", "",
+             f"LR: {test_set} HR (cropped to a multiple of 4) through `sr_core.degradations` at "
              f"{' and '.join(f'`{s}`' for s in strengths)}, image i with seed {report['seed']} and index i; "
              f"{report['images']} images. Y-PSNR (dB) / SSIM on the BT.601 luma of 8-bit images, {SCALE}-px border "
              "removed; NIQE (lower is more natural) on the whole output, BasicSR's port of the MATLAB release "
@@ -205,7 +208,9 @@ def make_grid(photos: list, models: list[str], out_path: str | Path, crop: int =
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images of BSD100")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images of the set")
+    parser.add_argument("--set", default="BSD100", help="benchmark set (BSD100, the test set; Set5 or Set14 "
+                                                        "may guide training)")
     parser.add_argument("--models", default=None, help="comma-separated names (peer:NAME for peers) instead of all")
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
                         help="also evaluate the checkpoint folder PATH under the label NAME (repeatable)")
@@ -242,9 +247,10 @@ def main(argv: list[str] | None = None) -> dict:
     entries = collect_models(models, args.extra, not args.no_peer)
     if not entries:
         raise SystemExit("nothing to evaluate")
-    sets = {s: degraded_set(s, args.limit) for s in strengths}
+    sets = {s: degraded_set(s, args.limit, test_set=args.set) for s in strengths}
     first = next(iter(sets.values()))
-    report = {"argv": list(sys.argv[1:] if argv is None else argv), "strengths": strengths, "seed": SEED,
+    report = {"argv": list(sys.argv[1:] if argv is None else argv), "set": args.set, "strengths": strengths,
+              "seed": SEED,
               "scale": SCALE, "images": len(first), "machine": machine_info(),
               "hr_niqe": sum(niqe(hr) for _, _, hr in first) / len(first), "results": {}}
     for label, load in entries:

@@ -63,6 +63,8 @@ def test_benchmark_smoke_run(tmp_path, bsd100_photo):
     # the test sets are fixed: the same LR in every run
     a, b = real.degraded_set("real", limit=1), real.degraded_set("real", limit=1)
     assert a[0][0] == b[0][0] and (a[0][1] == b[0][1]).all()
+    guide = real.degraded_set("real", limit=1, test_set="Set5")  # --set: a set that may guide training
+    assert guide[0][0] != a[0][0] and guide[0][2].shape != a[0][2].shape
     assert "| bicubic |" in (tmp_path / "real.md").read_text() and report["results"]
 
 
