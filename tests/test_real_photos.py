@@ -3,7 +3,7 @@
 A Set5 image is made into a "real" low-quality photo by hand, not by ``sr_core.degradations``: Pillow bicubic
 4x down, Gaussian noise (sigma 8/255, fixed seed) and JPEG at quality 60.
 On it ``real-psnr`` (the smooth end of ``real``) is closer to the original than bicubic and srresnet (Y-PSNR;
-measured 29.59 vs 29.44 and 28.95 dB) and does not sharpen the noise and the 8x8 blocks as srresnet does: the
+measured 29.58 vs 29.44 and 28.95 dB) and does not sharpen the noise and the 8x8 blocks as srresnet does: the
 high-frequency energy of its output (the output minus its 3x3 box blur) is below srresnet's. (``real`` at
 detail 1, the GAN, puts back as much high frequency as srgan does, texture and some noise alike; the README's
 grid shows it. That is what the detail control is for.)

@@ -115,3 +115,30 @@ def test_real_pixel_then_gan_stage_with_unet_discriminator_resumes_bit_exact(tmp
     rows = [json.loads(line) for line in (tmp_path / "runs" / "straight" / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in rows if r["kind"] == "train"]
     assert {"g_adv", "g_pixel", "loss_d"} <= train[0].keys()
+
+
+def test_soup_averages_two_checkpoints_of_one_network(tmp_path):
+    """``train.soup``: (1 - w) x A + w x B per parameter, with B's config and both named; two different networks
+    are refused."""
+    from sr_core.checkpoint import load_model, save_pretrained
+    from sr_core.nets import build_preset
+    from train import soup
+
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        nets.append(build_preset("fast", num_features=8, num_blocks=1))
+        save_pretrained(nets[-1], tmp_path / f"n{seed}", name="fast")
+    out = soup.soup(tmp_path / "n0", tmp_path / "n1", 0.25, tmp_path / "soup")
+    got = load_model(out).state_dict()
+    a, b = nets[0].state_dict(), nets[1].state_dict()
+    for k in a:  # stored as float16
+        assert torch.allclose(got[k], 0.75 * a[k] + 0.25 * b[k], atol=2e-3, rtol=2e-3), k
+    cfg = json.loads((out / "config.json").read_text())
+    assert set(cfg["soup"]["weights"].values()) == {0.75, 0.25}
+    torch.manual_seed(2)
+    save_pretrained(build_preset("fast", num_features=12, num_blocks=1), tmp_path / "other", name="fast")
+    with pytest.raises(ValueError, match="not the same network"):
+        soup.soup(tmp_path / "n0", tmp_path / "other", 0.5, tmp_path / "bad")
+    with pytest.raises(ValueError, match="weight"):
+        soup.soup(tmp_path / "n0", tmp_path / "n1", 1.5, tmp_path / "bad")
