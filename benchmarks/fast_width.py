@@ -28,7 +28,7 @@ import torch
 from sr_core.nets import FastSR, count_parameters
 
 from .report import write_report
-from .speed import count_macs, time_side_by_side
+from .speed import count_macs, forward_variants, time_side_by_side
 
 WIDTHS = (32, 48, 64)
 REFERENCE = "srresnet"  # timed beside the variants
@@ -44,7 +44,6 @@ def build(width: int, attention: bool, seed: int = 0) -> FastSR:
 
 
 def measure_speed(size: int, warmup: int, runs: int, train_steps: int, batch: int = 16, lr_patch: int = 48) -> dict:
-    from sr_core.optimize import prepare_for_inference
     from sr_core.training import pixel_step
 
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
@@ -54,10 +53,7 @@ def measure_speed(size: int, warmup: int, runs: int, train_steps: int, batch: in
             name = variant_name(width, attention)
             model = build(width, attention).eval()
             macs, shape = count_macs(model, torch.rand(1, 3, 32, 32))
-            fast = prepare_for_inference(model.reparameterize())
-            inp = x.contiguous(memory_format=torch.channels_last) if getattr(
-                fast, "inference_channels_last", False) else x
-            fns[name] = (lambda m, i: lambda: m(i))(fast, inp)
+            fns[name] = forward_variants(model.reparameterize(), x, ("optimized",))["optimized"]
             rows[name] = {"width": width, "attention": attention,
                           "parameters": count_parameters(build(width, attention)),
                           "gmac_per_output_mpx": macs / (shape[-1] * shape[-2]) * 1e6 / 1e9}
@@ -66,9 +62,7 @@ def measure_speed(size: int, warmup: int, runs: int, train_steps: int, batch: in
     torch.manual_seed(0)
     srresnet = build_preset("srresnet").eval()
     macs, shape = count_macs(srresnet, torch.rand(1, 3, 32, 32))
-    ref = prepare_for_inference(srresnet)
-    fns[REFERENCE] = (lambda m, i: lambda: m(i))(ref, x.contiguous(memory_format=torch.channels_last) if getattr(
-        ref, "inference_channels_last", False) else x)
+    fns[REFERENCE] = forward_variants(srresnet, x, ("optimized",))["optimized"]
     rows[REFERENCE] = {"width": None, "attention": None, "parameters": count_parameters(srresnet),
                        "gmac_per_output_mpx": macs / (shape[-1] * shape[-2]) * 1e6 / 1e9}
     out_mpx = size * size * 16 / 1e6

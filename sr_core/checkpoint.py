@@ -85,6 +85,16 @@ def arch_of(model: nn.Module) -> str:
     raise ValueError(f"{type(model).__name__} is not one of the known architectures {list(ARCHS)}")
 
 
+# config.json entries that save_pretrained derives from the model itself (the rest is caller metadata)
+DERIVED_CONFIG_KEYS = ("format_version", "arch", "hparams", "scale", "io", "dtype")
+
+
+def training_metadata(cfg: dict) -> dict:
+    """The caller metadata of a ``config.json`` (everything but ``DERIVED_CONFIG_KEYS``), to pass on to
+    ``save_pretrained`` when re-saving a model (shipping it, averaging it)."""
+    return {k: v for k, v in cfg.items() if k not in DERIVED_CONFIG_KEYS}
+
+
 def save_pretrained(model: nn.Module, directory: str | Path, *, half: bool = False, **metadata) -> Path:
     """Write ``model.safetensors`` + ``config.json`` into ``directory`` (atomically).
 

@@ -13,9 +13,6 @@ Skipped when the weights or Set5 are absent.
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -24,18 +21,11 @@ from sr_core import config, has_weights, load_model, upscale_tensor
 from sr_core.io import to_tensor
 from sr_core.metrics import psnr
 
+from benchmarks.noisy_jpeg import noisy_jpeg
+
 NAMES = ("srresnet", "real-psnr", "real")
 pytestmark = pytest.mark.skipif(not all(has_weights(n) for n in NAMES),
                                 reason="real / real-psnr / srresnet weights absent")
-
-
-def _noisy_jpeg(hr: Image.Image) -> Image.Image:
-    lr = hr.resize((hr.width // 4, hr.height // 4), Image.BICUBIC)
-    rng = np.random.default_rng(0)
-    arr = np.asarray(lr).astype(np.float32) + rng.normal(0, 8, (lr.height, lr.width, 3))
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8)).save(buf, "JPEG", quality=60)
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
 def _high_frequency(x: torch.Tensor) -> float:
@@ -50,7 +40,7 @@ def outputs():
         pytest.skip(f"{path} absent")
     hr = Image.open(path).convert("RGB")
     hr = hr.crop((0, 0, hr.width // 4 * 4, hr.height // 4 * 4))
-    lr = to_tensor(_noisy_jpeg(hr))
+    lr = to_tensor(noisy_jpeg(hr))
     out = {"hr": to_tensor(hr), "bicubic": upscale_tensor(load_model("bicubic"), lr)}
     with torch.no_grad():
         for name in NAMES:

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from sr_core import config as sr_config
-from sr_core.checkpoint import load_model, save_pretrained
+from sr_core.checkpoint import load_model, save_pretrained, training_metadata
 from sr_core.data import load_eval_set
 from sr_core.nets import count_parameters
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.name} {name}: {results[name]['psnr']:.3f} dB / {results[name]['ssim']:.4f}", flush=True)
 
     out = sr_config.weights_dir() / args.name
-    meta = {k: v for k, v in src_cfg.items() if k not in ("format_version", "arch", "hparams", "scale", "io", "dtype")}
+    meta = training_metadata(src_cfg)
     meta.update(name=args.name, metrics={"protocol": "Y-PSNR/SSIM, 4-px border, LR by Pillow bicubic", **results},
                 run=str(args.run), train_seconds=round(seconds), train_threads=threads,
                 cpu_hours=round(cpu_s / 3600, 3))

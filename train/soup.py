@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sr_core.checkpoint import load_model, save_pretrained
+from sr_core.checkpoint import load_model, save_pretrained, training_metadata
 
 
 def soup(a: str | Path, b: str | Path, weight: float, out: str | Path) -> Path:
@@ -25,7 +25,7 @@ def soup(a: str | Path, b: str | Path, weight: float, out: str | Path) -> Path:
         raise ValueError(f"{a} and {b} are not the same network")
     model_b.load_state_dict({k: (1 - weight) * sa[k] + weight * sb[k] for k in sa})
     cfg = json.loads((Path(b) / "config.json").read_text())
-    meta = {k: v for k, v in cfg.items() if k not in ("format_version", "arch", "hparams", "scale", "io", "dtype")}
+    meta = training_metadata(cfg)
     meta["soup"] = {"weights": {str(a): 1 - weight, str(b): weight},
                     "how": "parameter-wise average of the training-form weights (python -m train.soup)"}
     save_pretrained(model_b, out, half=True, **meta)
