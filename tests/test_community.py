@@ -130,7 +130,9 @@ def test_tiled_batched_low_precision_with_progress(tmp_path, make_rgb):
     assert tiled.size == whole.size == (140, 100)
     assert calls[-1][0] == calls[-1][1] > 1  # several tiles, all done
     diff = np.abs(np.asarray(tiled, np.int16) - np.asarray(whole, np.int16))
-    assert diff.max() <= 2  # a 3-conv network: tiles with 8 px overlap agree with the whole image
+    # a 3-conv network, tiles overlapping by exactly 8 px (evenly spread, inference._grid): the blend gives no
+    # weight to the outer quarter of a tile's overlap, next to its zero padding, so seams are off by one level at most
+    assert diff.max() <= 1 and diff.mean() < 0.05
     low = sr_core.upscale(model, img, tile=32, tile_overlap=8, dtype="bfloat16")
     assert np.abs(np.asarray(low, np.int16) - np.asarray(whole, np.int16)).mean() < 3
 

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 
 from conftest import _tiny_srresnet, smooth_rgb
 from sr_core import load_model, upscale, upscale_tensor
-from sr_core.inference import auto_tile_size
+from sr_core.inference import _grid, _ramp, auto_tile_size
 from sr_core.io import to_tensor
 from sr_core.metrics import psnr
 
@@ -244,3 +244,22 @@ def test_premultiplied_alpha_is_unpremultiplied(bicubic):
     out = upscale(bicubic, img)
     r, g, b, a = out.getpixel((3, 3))
     assert abs(a - 128) <= 1 and abs(r - 200) <= 2 and abs(g - 100) <= 2 and abs(b - 50) <= 2
+
+
+@pytest.mark.parametrize("size,tile,overlap", [(1024, 232, 16), (384, 312, 16), (100, 64, 16), (233, 232, 16),
+                                               (65, 64, 16), (34, 33, 16), (1001, 1000, 16), (57, 20, 4)])
+def test_grid_uses_the_fewest_equal_tiles_spread_evenly(size, tile, overlap):
+    length, starts = _grid(size, tile, overlap)
+    n = len(starts)
+    assert starts[0] == 0 and starts[-1] + length == size and length <= tile  # covers the side, tiles fit the cap
+    assert all(overlap <= a + length - b for a, b in zip(starts, starts[1:]))  # neighbours overlap enough
+    assert n == 1 or n - 1 < (size - overlap) / (tile - overlap)               # one tile fewer would not cover
+    steps = {b - a for a, b in zip(starts, starts[1:])}
+    assert len(steps) <= 2 and (len(steps) < 2 or max(steps) - min(steps) == 1)  # spread evenly
+
+
+def test_blend_windows_of_an_exact_overlap_sum_to_one_and_skip_the_padded_edge():
+    ramp = 16
+    out_w, in_w = _ramp(40, ramp, False, True)[-ramp:], _ramp(40, ramp, True, False)[:ramp]
+    assert torch.allclose(out_w + in_w, torch.ones(ramp))
+    assert (in_w[:ramp // 4] == 0).all() and (in_w[ramp // 4:] > 0).all()
