@@ -123,6 +123,21 @@ def _ramp(length: int, ramp: int, fade_in: bool, fade_out: bool) -> torch.Tensor
     return w
 
 
+def auto_dtype(device: torch.device) -> torch.dtype | None:
+    """What ``dtype="auto"`` runs the convolutions in: float16 on CUDA, bfloat16 on a CPU with AMX (Intel
+    Sapphire Rapids and later), float32 (None) elsewhere.
+
+    On this project's 2-core AMX Xeon, bfloat16 made the shipped models 1.8-2.9x faster and moved their Set5 and
+    Set14 PSNR by 0.013 dB at most (``python -m benchmarks.precision``, ``reports/precision/``). Without AMX,
+    oneDNN's bfloat16 can be slower than float32 (``reports/bench/``), so it is not chosen there.
+    """
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)():
+        return torch.bfloat16
+    return None
+
+
 class _Runner:
     """Runs batches of tiles through the (optimised) network; float32 fallback for non-finite low-precision output.
 
@@ -136,7 +151,7 @@ class _Runner:
         if model.training:  # BatchNorm on batch statistics: run the network exactly as it is
             optimize, dtype = False, None
         if dtype == "auto":
-            dtype = torch.float16 if self.device.type == "cuda" else None
+            dtype = auto_dtype(self.device)
         if isinstance(dtype, str):
             dtype = getattr(torch, dtype)
         self.dtype = None if dtype in (None, torch.float32) else dtype
@@ -247,7 +262,8 @@ def upscale_tensor(model: nn.Module, x: torch.Tensor, tile: int | None = None, t
             see :mod:`sr_core.optimize`); outputs agree with ``optimize=False`` to float rounding.
         compile: ``torch.compile`` that copy (slow first call).
         dtype: ``torch.float16``/``torch.bfloat16`` (or their names, or ``"auto"``: float16 on
-            CUDA, float32 on CPU) to run the convolutions in low precision (``torch.autocast``);
+            CUDA, bfloat16 on a CPU with AMX, else float32; :func:`auto_dtype`) to run the convolutions in low
+            precision (``torch.autocast``);
             tiles whose output is not finite are recomputed in float32. bfloat16 on a CPU with
             AVX512-BF16/AMX is about 2x faster than float32, with a mean error of ~0.1/255 and
             a maximum of ~2/255 on trained weights (``benchmarks.run``); off by default.
@@ -320,4 +336,4 @@ def resize_to_outscale(out, src_size: tuple[int, int], outscale: float | None, m
     return out.resize(size, Image.Resampling.LANCZOS) if out.size != size else out
 
 
-__all__ = ["resize_to_outscale", "upscale", "upscale_tensor", "auto_tile_size", "ImageLoadError"]
+__all__ = ["resize_to_outscale", "upscale", "upscale_tensor", "auto_dtype", "auto_tile_size", "ImageLoadError"]

@@ -57,6 +57,20 @@ def test_count_macs_matches_a_hand_counted_network():
     assert macs == 25_920 + 8_640 + 3_840 + 3_840 + 4_800
 
 
+def test_precision_compares_float32_and_bfloat16(tmp_path):
+    """``benchmarks.precision``, small: both precisions on Set5 and a photo; bfloat16 stays near float32."""
+    from benchmarks import precision
+
+    res = precision.main(["--models", "srcnn", "--sets", "Set5", "--size", "48", "--runs", "1", "--threads", "1",
+                          "--out", str(tmp_path)])
+    row = res["results"]["srcnn"]
+    psnr = row["sets"]["Set5"]
+    assert 25 < psnr["float32"]["psnr"] < 40 and abs(psnr["bfloat16"]["psnr"] - psnr["float32"]["psnr"]) < 0.1
+    assert 0 < row["mean_abs_diff_in_255"] < 1 and row["speedup"] > 0
+    assert res["auto_dtype"] == ("bfloat16" if res["amx"] else "float32")
+    assert "| srcnn | " in (tmp_path / "precision.md").read_text()
+
+
 def test_fast_width_variants_and_a_short_training(tmp_path):
     """``benchmarks.fast_width``, tiny: every width with and without attention beside srresnet, and one short
     training; attention has no parameters and no multiply-accumulates, width costs quadratically."""

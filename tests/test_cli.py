@@ -104,8 +104,13 @@ def test_upscale_one_file_with_a_checkpoint(cli, tmp_path, subprocess_runs):
         dst = tmp_path / "beach_x4.png"
         result = cli("upscale", src, "-o", dst, "--model", model, "--overwrite")
         assert result.returncode == 0, result.stdout + result.stderr
-        with Image.open(dst) as im:
-            assert np.array_equal(np.asarray(im), np.asarray(upscale(load_model(subprocess_runs["ckpt"]), src)))
+        with Image.open(dst) as im:  # the CLI's default precision is upscale's "auto" (sr_core.inference.auto_dtype)
+            assert np.array_equal(np.asarray(im), np.asarray(upscale(load_model(subprocess_runs["ckpt"]), src,
+                                                                     dtype="auto")))
+    result = cli("upscale", src, "-o", dst, "--model", subprocess_runs["ckpt"], "--overwrite", "--dtype", "float32")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with Image.open(dst) as im:  # and --dtype float32 is the library's default
+        assert np.array_equal(np.asarray(im), np.asarray(upscale(load_model(subprocess_runs["ckpt"]), src)))
 
 
 # --- evaluate -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 
 from conftest import _tiny_srresnet, smooth_rgb
 from sr_core import load_model, upscale, upscale_tensor
-from sr_core.inference import _grid, _ramp, auto_tile_size
+from sr_core.inference import _grid, _ramp, auto_dtype, auto_tile_size
 from sr_core.io import to_tensor
 from sr_core.metrics import psnr
 
@@ -263,3 +263,18 @@ def test_blend_windows_of_an_exact_overlap_sum_to_one_and_skip_the_padded_edge()
     out_w, in_w = _ramp(40, ramp, False, True)[-ramp:], _ramp(40, ramp, True, False)[:ramp]
     assert torch.allclose(out_w + in_w, torch.ones(ramp))
     assert (in_w[:ramp // 4] == 0).all() and (in_w[ramp // 4:] > 0).all()
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_auto_precision_is_bfloat16_only_on_cpus_with_amx(monkeypatch, amx):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert auto_dtype(torch.device("cpu")) == (torch.bfloat16 if amx else None)
+    assert auto_dtype(torch.device("cuda")) == torch.float16
+    model = _tiny_srresnet()
+    x = _tensor(24, 20)
+    auto, plain = upscale_tensor(model, x, dtype="auto"), upscale_tensor(model, x)
+    if amx:
+        assert torch.equal(auto, upscale_tensor(model, x, dtype=torch.bfloat16))
+    else:
+        assert torch.equal(auto, plain)
+    assert (auto - plain).abs().max().item() < 8 / 255  # bfloat16 convolutions stay within a few grey levels

@@ -135,14 +135,15 @@ def weights_source(label: str, extras: list[str]):
 
 
 @torch.no_grad()
-def evaluate_model(model, pairs) -> dict:
+def evaluate_model(model, pairs, dtype: str | None = None) -> dict:
+    """Mean and per-image Y-PSNR/SSIM; ``dtype`` as ``upscale_tensor``'s (None: float32)."""
     from sr_core.inference import upscale_tensor
     from sr_core.metrics import psnr, ssim
 
     per_image, seconds = {}, 0.0
     for name, lr, hr in pairs:
         t = time.perf_counter()
-        sr = upscale_tensor(model, lr, tile=0)
+        sr = upscale_tensor(model, lr, tile=0, dtype=dtype)
         seconds += time.perf_counter() - t
         per_image[name] = {"psnr": round(psnr(sr, hr, SCALE).item(), 4), "ssim": round(ssim(sr, hr, SCALE).item(), 5)}
     n = len(per_image)
@@ -160,7 +161,8 @@ def markdown(report: dict) -> str:
                          for r in runs)
     lines = ["# 4x benchmark", "",
              f"Y-PSNR (dB) / SSIM, mean over images; BT.601 luma of 8-bit images, {SCALE}-pixel border removed; "
-             "LR = Pillow bicubic 4x downscale of the HR image cropped to a multiple of 4; whole images, no tiling. "
+             "LR = Pillow bicubic 4x downscale of the HR image cropped to a multiple of 4; "
+             f"{report['protocol'].get('inference', 'whole image, no tiling, float32')}. "
              f"Produced by {produced}.", "",
              "| model | parameters | " + " | ".join(sets) + " | published Set5 (paper, MATLAB bicubic) | s/image |",
              "|---|---:|" + "---|" * len(sets) + "---|---:|"]
@@ -211,10 +213,15 @@ def main(argv: list[str] | None = None) -> dict:
                         help="also evaluate the checkpoint folder PATH under the label NAME (repeatable)")
     parser.add_argument("--no-peers", action="store_true", help="skip ../shared/peers")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                        help="run the convolutions in this precision (torch.autocast, as `upscale --dtype`); "
+                             "the README's rows are float32")
     parser.add_argument("--update", action="store_true",
                         help="keep the rows of an existing --out/benchmark.json, adding or replacing the ones "
                              "measured now (same --sets required)")
     args = parser.parse_args(argv)
+    if args.update and args.dtype != "float32":
+        parser.error("--update keeps float32 rows; measure another --dtype into its own --out")
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -231,8 +238,9 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"argv": list(sys.argv[1:] if argv is None else argv), "sets": sets, "scale": SCALE,
               "protocol": {"lr": "Pillow bicubic (Image.resize BICUBIC) of the HR mod-cropped to 4",
                            "metric": "Y (BT.601) PSNR/SSIM on 8-bit-rounded images, 4-px border cropped",
-                           "inference": "whole image, no tiling, float32, CPU" if not torch.cuda.is_available()
-                           else "whole image, no tiling, float32"},
+                           "inference": f"whole image, no tiling, {args.dtype}"
+                           + ("" if args.dtype == "float32" else " autocast") + (", CPU" if not torch.cuda.is_available()
+                                                                               else "")},
               "machine": machine_info(),
               "published_set5": {k: {"psnr": v[0], "ssim": v[1], "source": v[2]} for k, v in PUBLISHED_SET5.items()},
               "results": {}}
@@ -253,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
             **weights_record(weights_source(label, args.extra))}
         for s in sets:
             t = time.time()
-            r = evaluate_model(model, pairs[s])
+            r = evaluate_model(model, pairs[s], None if args.dtype == "float32" else args.dtype)
             report["results"][label]["sets"][s] = r
             print(f"{label:24s} {s:7s} {r['psnr']:.3f} dB  SSIM {r['ssim']:.4f}  ({time.time() - t:.0f} s)", flush=True)
         # written after every model, so an interrupted run keeps what it measured
