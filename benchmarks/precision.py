@@ -1,5 +1,6 @@
 """float32 against bfloat16 autocast, in one process: PSNR on the benchmark sets, the outputs' difference and
-the speed of ``upscale_tensor`` on a photo (automatic tiles, as the CLI) for each model.
+the speed of ``upscale_tensor`` on a photo (automatic tiles, as the CLI) for each model, and the speed of a
+training step (``--amp=bf16`` in ``train/``).
 
     python -m benchmarks.precision --threads 2        # fast, srresnet, srgan, real-psnr, real; Set5, Set14
 
@@ -24,6 +25,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--size", type=int, default=512, help="side of the photo the speed is measured on")
     parser.add_argument("--runs", type=int, default=3, help="interleaved timed runs of each precision")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--train-models", default="fast,srresnet", help="training-step timing ('' for none)")
+    parser.add_argument("--train-batch", type=int, default=16)
+    parser.add_argument("--train-patch", type=int, default=48, help="LR patch side of the timed training steps")
+    parser.add_argument("--train-steps", type=int, default=3, help="timed steps per round (4 interleaved rounds)")
     parser.add_argument("--out", default="reports/precision")
     args = parser.parse_args(argv)
     if args.threads:
@@ -68,6 +73,10 @@ def main(argv: list[str] | None = None) -> dict:
         res["results"][name] = row
         print(name, {s: {k: round(v["psnr"], 3) for k, v in r.items()} for s, r in row["sets"].items()},
               f"{row['speedup']:.2f}x", file=sys.stderr, flush=True)
+    res["training"] = {}
+    for name in [m for m in args.train_models.split(",") if m]:
+        res["training"][name] = time_training(name, args.train_batch, args.train_patch, args.train_steps)
+        print(name, "training", res["training"][name]["speedup"], file=sys.stderr, flush=True)
     cols = " | ".join(f"{s} float32 | {s} bfloat16" for s in sets)
     lines = ["# float32 and bfloat16 autocast", "",
              f"Command: `python -m benchmarks.precision {' '.join(res['argv'])}`  ",
@@ -81,8 +90,44 @@ def main(argv: list[str] | None = None) -> dict:
         psnrs = " | ".join(f"{r['sets'][s][k]['psnr']:.3f}" for s in sets for k in dtypes)
         lines.append(f"| {name} | {psnrs} | {r['median_s']['float32']:.2f} | {r['median_s']['bfloat16']:.2f} | "
                      f"{r['speedup']:.2f}x | {r['max_abs_diff_in_255']:.2f} / {r['mean_abs_diff_in_255']:.3f} |")
+    if res["training"]:
+        lines += ["", f"Training step (`sr_core.training.pixel_step`: forward, L1, backward, Adam; channels-last, as "
+                  f"`train/common.py` runs it), batch {args.train_batch} of {args.train_patch} px LR patches at 4x, "
+                  f"best of 4 interleaved rounds of {args.train_steps} steps; bfloat16 = `--amp=bf16` (autocast of "
+                  "the forward pass, float32 weights and optimiser):", "",
+                  "| model | float32 s/step | bfloat16 s/step | speed-up |", "|---|---:|---:|---:|"]
+        for name, r in res["training"].items():
+            lines.append(f"| {name} | {r['s_per_step']['float32']:.3f} | {r['s_per_step']['bfloat16']:.3f} | "
+                         f"{r['speedup']:.2f}x |")
     write_report(args.out, "precision", res, "\n".join(lines) + "\n")
     return res
+
+
+def time_training(name: str, batch: int, patch: int, steps: int) -> dict:
+    """Seconds per training step of the model ``name``'s architecture, float32 and under bfloat16 autocast."""
+    import contextlib
+
+    from sr_core import load_model
+    from sr_core.losses import PixelLoss
+    from sr_core.training import pixel_step
+
+    torch.manual_seed(0)
+    model = load_model(name).train().to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), 1e-5)
+    loss = PixelLoss("l1")
+    lr = torch.rand(batch, 3, patch, patch).contiguous(memory_format=torch.channels_last)
+    hr = torch.rand(batch, 3, patch * 4, patch * 4).contiguous(memory_format=torch.channels_last)
+    modes = {"float32": contextlib.nullcontext, "bfloat16": lambda: torch.autocast("cpu", dtype=torch.bfloat16)}
+    best = {}
+    for _ in range(4):
+        for key, ctx in modes.items():
+            with ctx():
+                pixel_step(model, lr, hr, opt, loss)  # warm-up
+                t = time.perf_counter()
+                for _ in range(steps):
+                    pixel_step(model, lr, hr, opt, loss)
+            best[key] = min(best.get(key, float("inf")), (time.perf_counter() - t) / steps)
+    return {"s_per_step": best, "speedup": best["float32"] / best["bfloat16"], "batch": batch, "patch": patch}
 
 
 if __name__ == "__main__":

@@ -62,7 +62,10 @@ def test_precision_compares_float32_and_bfloat16(tmp_path):
     from benchmarks import precision
 
     res = precision.main(["--models", "srcnn", "--sets", "Set5", "--size", "48", "--runs", "1", "--threads", "1",
+                          "--train-models", "srcnn", "--train-batch", "2", "--train-patch", "8", "--train-steps", "1",
                           "--out", str(tmp_path)])
+    step = res["training"]["srcnn"]["s_per_step"]
+    assert step["float32"] > 0 and step["bfloat16"] > 0
     row = res["results"]["srcnn"]
     psnr = row["sets"]["Set5"]
     assert 25 < psnr["float32"]["psnr"] < 40 and abs(psnr["bfloat16"]["psnr"] - psnr["float32"]["psnr"]) < 0.1

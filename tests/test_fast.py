@@ -279,6 +279,26 @@ def test_cost_curve_counts_threads_per_stretch_of_a_resumed_run(tmp_path):
     assert points[1]["wall_hours"] == pytest.approx(40 * 0.01)
 
 
+def test_cost_curve_accumulates_a_lineage_of_runs(tmp_path):
+    """A run that continued another one's weights is counted on top of that run's CPU-hours."""
+    from train.cost_curve import lineage_points
+
+    runs = []
+    for name, threads, iters in (("first", 2, range(1, 11)), ("second", 1, range(11, 21))):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"config": {"model": "fast", "threads": threads}}))
+        rows = [{"kind": "train", "iter": i, "time": 36.0 * (i - iters[0] + 1)} for i in iters]
+        rows.append({"kind": "val", "iter": iters[-1], "psnr": 30.0 + len(runs)})
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        runs.append(run)
+    merged = lineage_points(runs)
+    # 10 iterations of 36 s on 2 threads (0.2 CPU-hours), then 10 on one thread (0.1 CPU-hours)
+    assert [p["iter"] for p in merged["points"]] == [10, 20]
+    assert [p["cpu_hours"] for p in merged["points"]] == [pytest.approx(0.2), pytest.approx(0.3)]
+    assert merged["points"][1]["wall_hours"] == pytest.approx(0.2) and merged["run"] == f"{runs[0]},{runs[1]}"
+
+
 def test_mac_count_sees_the_training_form_convolutions():
     """The training form runs functional convolutions (merged kernels): the MAC count must still see them."""
     from benchmarks.speed import count_macs

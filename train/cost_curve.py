@@ -1,6 +1,9 @@
 """Set5 PSNR against CPU-hours of training: a run of ours next to srresnet's own history.
 
-    python -m train.cost_curve runs/fast_s1 --out reports/cost_curve
+    python -m train.cost_curve runs/fast_s1 runs/fast_s2 --out reports/cost_curve
+
+Several runs are one lineage, in order: each continued from the previous one's shipped weights
+(``--init_from``), so its CPU-hours are counted on top of the previous run's total.
 
 The run's points are its validation rows (``metrics.jsonl``: Set5 Y-PSNR of the exported weights, EMA where the
 run keeps one) at the training time logged at the same iteration, times the torch threads it ran with
@@ -67,6 +70,24 @@ def run_points(run: Path) -> dict:
     return {"run": str(run), "threads": segments, "model": cfg["config"].get("model"), "points": points}
 
 
+def lineage_points(runs: list[Path]) -> dict:
+    """``run_points`` of runs that continue one another, CPU- and wall-hours accumulated across them."""
+    merged, cpu0, wall0 = None, 0.0, 0.0
+    for run in runs:
+        part = run_points(run)
+        points = [{**p, "cpu_hours": round(p["cpu_hours"] + cpu0, 4), "wall_hours": round(p["wall_hours"] + wall0, 4),
+                   "run": str(run)} for p in part["points"]]
+        cpu_s, wall_s = cpu_seconds(run)
+        cpu0, wall0 = cpu0 + cpu_s / 3600, wall0 + wall_s / 3600
+        if merged is None:
+            merged = {**part, "runs": [str(run)], "points": points}
+        else:
+            merged["runs"].append(str(run))
+            merged["points"] += points
+    merged["run"] = ",".join(merged["runs"])
+    return merged
+
+
 def srresnet_history(repo: Path, path: str = "weights/srresnet/config.json") -> dict:
     commits = subprocess.run(["git", "log", "--reverse", "--format=%h", "--", path], cwd=repo, capture_output=True,
                              text=True, check=True).stdout.split()
@@ -87,15 +108,17 @@ def srresnet_history(repo: Path, path: str = "weights/srresnet/config.json") -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path, help="a run folder (metrics.jsonl, config.json)")
+    parser.add_argument("run", type=Path, nargs="+", help="run folders (metrics.jsonl, config.json), in the order "
+                        "they continued one another")
     parser.add_argument("--out", type=Path, default=Path("reports/cost_curve"))
     parser.add_argument("--label", default="")
     args = parser.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
-    ours = run_points(args.run)
+    ours = lineage_points(args.run)
     label = args.label or ours["model"]
     base = srresnet_history(repo)
-    res = {"command": f"python -m train.cost_curve {args.run} --out {args.out}", label: ours, "srresnet": base}
+    res = {"command": f"python -m train.cost_curve {' '.join(map(str, args.run))} --out {args.out}", label: ours,
+           "srresnet": base}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cost_curve.json").write_text(json.dumps(res, indent=1) + "\n")
 

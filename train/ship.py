@@ -104,9 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     gan_keys = ("content_backbone", "content_weight", "adv_weight", "pixel_weight", "discriminator", "d_features")
     recipe = {k: training[k] for k in ("model", "stage", "loss", "lr", "schedule", "max_iters", "batch_size",
                                        "crop_size", "ema", *gan_keys, "init_from", "start_iter", "restart_at",
-                                       "train_dirs", "degradation", "mix", "usm_hr", "seed")
+                                       "train_dirs", "degradation", "mix", "usm_hr", "amp", "seed")
               if k in training and (training.get("stage") == "gan" or k not in gan_keys)
-              and (training[k] or k not in ("start_iter", "restart_at", "ema", "usm_hr", "d_features", "mix"))}
+              and (training[k] or k not in ("start_iter", "restart_at", "ema", "usm_hr", "d_features", "mix"))
+              and (k != "amp" or training[k] not in ("", "none"))}
     if "train_dirs" in recipe:
         recipe["train_dirs"] = ",".join(_short(d) for d in recipe["train_dirs"].split(","))
     last_val = val_rows[-1] if val_rows else {}
