@@ -297,7 +297,7 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
         _report(progress, done / total, f"{name}: tile {done}/{total}")
 
     t0 = time.perf_counter()
-    # the CLI's default precision: bfloat16 on CPUs with AMX (same PSNR, 1.8-2.9x faster: reports/precision)
+    # the CLI's default precision: bfloat16 on CPUs with AMX (same PSNR, 1.6-2.3x faster: reports/precision)
     out = sr_core.upscale(model, img, tile=tile, progress=on_tile, max_pixels=None, dtype="auto")
     out = resize_to_outscale(out, img.size, out_scale, model_scale(model))
     t_run = time.perf_counter() - t0

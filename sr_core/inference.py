@@ -127,7 +127,7 @@ def auto_dtype(device: torch.device) -> torch.dtype | None:
     """What ``dtype="auto"`` runs the convolutions in: float16 on CUDA, bfloat16 on a CPU with AMX (Intel
     Sapphire Rapids and later), float32 (None) elsewhere.
 
-    On this project's 2-core AMX Xeon, bfloat16 made the shipped models 1.8-2.9x faster and moved their Set5 and
+    On this project's 2-core AMX Xeon, bfloat16 made the shipped models 1.6-2.3x faster and moved their Set5 and
     Set14 PSNR by 0.013 dB at most (``python -m benchmarks.precision``, ``reports/precision/``). Without AMX,
     oneDNN's bfloat16 can be slower than float32 (``reports/bench/``), so it is not chosen there.
     """

@@ -11,7 +11,7 @@ BSD100 is a test set (``python -m train.benchmark``). Extra photographs: ``bash 
 then ``--train_dirs=sr_train,DEST`` (an absolute path is used as given).
 
 On a CPU with AMX (Intel Sapphire Rapids and later), ``--amp=bf16`` (bfloat16 autocast of the forward pass,
-float32 weights and Adam) makes a training step 2-2.5x faster (``python -m benchmarks.precision``); the
+float32 weights and Adam) makes a training step 1.9-2.2x faster (``python -m benchmarks.precision``); the
 shipped weights' later iterations ran that way.
 
 On a GPU (``--device=cuda --amp=bf16 --batch_size=64``) the same loop runs with bf16 autocast, channels-last and
