@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     from sr_core import config, load_model, upscale_tensor
     from sr_core.data import load_eval_set
-    from sr_core.inference import auto_dtype
+    from sr_core.inference import auto_dtype, has_amx
     from sr_core.io import to_tensor
     from train.benchmark import evaluate_model, machine_info
 
@@ -49,8 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     dtypes = {"float32": None, "bfloat16": torch.bfloat16}
     auto = auto_dtype(torch.device("cpu"))
     res = {"argv": list(sys.argv[1:] if argv is None else argv), "machine": machine_info(),
-           "threads": torch.get_num_threads(), "amx": bool(getattr(torch.cpu, "_is_amx_tile_supported",
-                                                                   lambda: False)()),
+           "threads": torch.get_num_threads(), "amx": has_amx(),
            "auto_dtype": str(auto).replace("torch.", "") if auto else "float32", "photo": source,
            "size": args.size, "results": {}}
     for name in [m for m in args.models.split(",") if m]:

@@ -133,9 +133,14 @@ def auto_dtype(device: torch.device) -> torch.dtype | None:
     """
     if device.type == "cuda":
         return torch.float16
-    if device.type == "cpu" and getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)():
+    if device.type == "cpu" and has_amx():
         return torch.bfloat16
     return None
+
+
+def has_amx() -> bool:
+    """Whether this CPU has AMX tiles (torch's own check; False where this torch has none)."""
+    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
 class _Runner:

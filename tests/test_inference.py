@@ -254,6 +254,7 @@ def test_grid_uses_the_fewest_equal_tiles_spread_evenly(size, tile, overlap):
     assert starts[0] == 0 and starts[-1] + length == size and length <= tile  # covers the side, tiles fit the cap
     assert all(overlap <= a + length - b for a, b in zip(starts, starts[1:]))  # neighbours overlap enough
     assert n == 1 or n - 1 < (size - overlap) / (tile - overlap)               # one tile fewer would not cover
+    assert n == 1 or n * (length - 1) - (n - 1) * overlap < size               # shorter equal tiles would not
     steps = {b - a for a, b in zip(starts, starts[1:])}
     assert len(steps) <= 2 and (len(steps) < 2 or max(steps) - min(steps) == 1)  # spread evenly
 
