@@ -1,9 +1,13 @@
 """Counting multiply-accumulates and timing forward passes side by side.
 
     python -m benchmarks.speed --models srresnet,swift-srgan --size 128 [--malloc]
+    python -m benchmarks.speed --models fast --size 256 --variants optimized,out_of_place --runs 9 \
+        --threads 2 --out reports/fast_inplace
 
-(the command line is what ``benchmarks.run`` starts in subprocesses to time
-the allocator setting, which is process-wide; it prints one JSON object).
+(the first command line is what ``benchmarks.run`` starts in subprocesses to time
+the allocator setting, which is process-wide; it prints one JSON object). ``--variants``
+names :func:`forward_variants`' closures timed side by side; ``--out`` also writes the
+result as JSON + Markdown there.
 """
 
 from __future__ import annotations
@@ -95,7 +99,9 @@ def forward_variants(model: nn.Module, x: torch.Tensor, which: tuple[str, ...] =
     """Forward-pass closures: ``plain`` = the network as loaded (NCHW, eager), ``optimized`` =
     ``sr_core.optimize.prepare_for_inference`` (BatchNorm folded, phase-domain tail, channels-last),
     the ablation steps ``bn_folded`` (BatchNorm only, NCHW), ``fused`` (BatchNorm and tail, NCHW)
-    and ``channels_last`` (no rewrite), and the opt-in ``bf16`` (optimized under bfloat16 autocast)."""
+    and ``channels_last`` (no rewrite), the opt-in ``bf16`` (optimized under bfloat16 autocast), and
+    ``out_of_place`` (optimized, but with autograd's grad mode on, so a network that writes its element-wise
+    steps in place when autograd is off, ``FastSR``, allocates a tensor for each instead: what that saves)."""
     from sr_core.optimize import prepare_for_inference
 
     xc = x.contiguous(memory_format=torch.channels_last)
@@ -110,12 +116,13 @@ def forward_variants(model: nn.Module, x: torch.Tensor, which: tuple[str, ...] =
         elif name == "channels_last":
             out[name] = (lambda m: lambda: m(xc))(prepare_for_inference(model, fuse=False, tail=False,
                                                                                  channels_last=True))
-        elif name in ("optimized", "bf16"):  # as upscale runs it: NHWC where channels_last_pays
+        elif name in ("optimized", "bf16", "out_of_place"):  # as upscale runs it: NHWC where channels_last_pays
             m = prepare_for_inference(model)
             inp = xc if getattr(m, "inference_channels_last", False) else x
 
-            def forward(m=m, inp=inp, low=name == "bf16"):
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=low):
+            def forward(m=m, inp=inp, low=name == "bf16", grad=name == "out_of_place"):
+                # nothing requires grad, so grad mode records no graph: it only switches the code path
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=low), torch.set_grad_enabled(grad):
                     return m(inp)
             out[name] = forward
         else:
@@ -131,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--malloc", action="store_true", help="sr_core.optimize.tune_malloc() first")
+    parser.add_argument("--variants", default="optimized", help="forward_variants names, comma-separated; the "
+                                                                "first is the one the others are compared with")
+    parser.add_argument("--out", default=None, help="also write speed.json + speed.md to this folder")
     args = parser.parse_args(argv)
     from benchmarks.memory import build_model
     from sr_core.optimize import tune_malloc
@@ -139,13 +149,35 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     tuned = tune_malloc() if args.malloc else False
     x = torch.rand(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
+    variants = tuple(args.variants.split(","))
     result = {"malloc_tuned": tuned, "size": args.size, "threads": torch.get_num_threads(), "models": {}}
+    out_mpx = args.size * args.size * 16 / 1e6
     for name in args.models.split(","):
         model, _ = build_model(name)
-        t = time_side_by_side(forward_variants(model, x, ("optimized",)), args.warmup, args.runs)["optimized"]
-        out_mpx = args.size * args.size * 16 / 1e6
-        result["models"][name] = {"optimized_mpx_per_s": out_mpx / t["median_s"], **t}
-    print(json.dumps(result))
+        times = time_side_by_side(forward_variants(model, x, variants), args.warmup, args.runs)
+        row = {f"{v}_mpx_per_s": out_mpx / t["median_s"] for v, t in times.items()}
+        result["models"][name] = {**row, **times[variants[0]], "variants": times}
+    if args.out is None:
+        print(json.dumps(result))
+        return 0
+    from .hardware import cpu_info
+    from .report import write_report
+
+    info = cpu_info()
+    result.update(command="python -m benchmarks.speed " + " ".join(sys.argv[1:] if argv is None else argv),
+                  cpu=f"{info['model_name']} ({info['torch_cpu_capability']})", torch=torch.__version__)
+    lines = ["# Forward-pass variants side by side", "", f"Command: `{result['command']}`  ",
+             f"{result['cpu']}, torch {result['torch']}, {result['threads']} torch threads; input 1x3x{args.size}x"
+             f"{args.size}, median of {args.runs} interleaved runs after {args.warmup} warm-up runs "
+             f"(`forward_variants` says what each variant is).", "",
+             "| model | " + " | ".join(f"{v} output Mpx/s" for v in variants) + " | " +
+             " | ".join(f"{variants[0]} / {v}" for v in variants[1:]) + " |",
+             "|---|" + "---:|" * (2 * len(variants) - 1)]
+    for name, r in result["models"].items():
+        first = r[f"{variants[0]}_mpx_per_s"]
+        lines.append(f"| {name} | " + " | ".join(f"{r[f'{v}_mpx_per_s']:.3f}" for v in variants) + " | " +
+                     " | ".join(f"{first / r[f'{v}_mpx_per_s']:.2f}x" for v in variants[1:]) + " |")
+    write_report(args.out, "speed", result, "\n".join(lines) + "\n")
     return 0
 
 

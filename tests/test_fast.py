@@ -142,6 +142,25 @@ def test_tiled_matches_whole_image(size, tile, overlap):
     assert (tiled - whole).abs().mean().item() < 1 / 255
 
 
+@pytest.mark.parametrize("attention", [True, False])
+@pytest.mark.parametrize("autocast", [False, True])
+def test_in_place_inference_equals_the_autograd_forward(attention, autocast):
+    """Without autograd, FastSR writes its element-wise steps into fresh tensors: the same values as the
+    allocating forward that training runs, the caller's input untouched, and under bfloat16 autocast the
+    float32 skip is still added in float32 (the output keeps the input's precision)."""
+    model = prepare_for_inference(_small_fast(attention=attention))
+    x = _tensor(23, 17).contiguous(memory_format=torch.channels_last)
+    before = x.clone()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        with torch.enable_grad():  # nothing requires grad: only the code path differs
+            ref = model(x)
+        with torch.inference_mode():
+            out = model(x)
+    assert torch.equal(x, before)
+    assert out.dtype == ref.dtype == torch.float32
+    assert torch.equal(out, ref)
+
+
 def test_bfloat16_is_close_to_float32():
     model = _small_fast()
     x = _tensor(24, 24)
@@ -297,6 +316,13 @@ def test_cost_curve_accumulates_a_lineage_of_runs(tmp_path):
     assert [p["iter"] for p in merged["points"]] == [10, 20]
     assert [p["cpu_hours"] for p in merged["points"]] == [pytest.approx(0.2), pytest.approx(0.3)]
     assert merged["points"][1]["wall_hours"] == pytest.approx(0.2) and merged["run"] == f"{runs[0]},{runs[1]}"
+    # --after: the first run's report stands in for its folder, and the second is counted on top of its total
+    earlier = json.loads(json.dumps(lineage_points(runs[:1])))
+    assert earlier["total_cpu_hours"] == pytest.approx(0.2)
+    assert json.loads(json.dumps(lineage_points(runs[1:], after=earlier))) == json.loads(json.dumps(merged))
+    # a report from before the totals were recorded: the last point's hours (here the same: val at the last row)
+    old = {k: v for k, v in earlier.items() if not k.startswith("total_")}
+    assert lineage_points(runs[1:], after=old)["points"] == merged["points"]
 
 
 def test_mac_count_sees_the_training_form_convolutions():

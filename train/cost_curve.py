@@ -3,7 +3,12 @@
     python -m train.cost_curve runs/fast_s1 runs/fast_s2 --out reports/cost_curve
 
 Several runs are one lineage, in order: each continued from the previous one's shipped weights
-(``--init_from``), so its CPU-hours are counted on top of the previous run's total.
+(``--init_from``), so its CPU-hours are counted on top of the previous run's total. Run folders are not kept
+across machines (``runs/`` is not in git): ``--after reports/cost_curve/cost_curve.json`` starts the lineage
+with the points of an earlier report instead, and counts the runs given on top of that report's total
+(``total_cpu_hours``; a report written before that field existed: its last point's).
+
+    python -m train.cost_curve runs/fast_s4 --after reports/cost_curve/cost_curve.json --out reports/cost_curve
 
 The run's points are its validation rows (``metrics.jsonl``: Set5 Y-PSNR of the exported weights, EMA where the
 run keeps one) at the training time logged at the same iteration, times the torch threads it ran with
@@ -70,9 +75,15 @@ def run_points(run: Path) -> dict:
     return {"run": str(run), "threads": segments, "model": cfg["config"].get("model"), "points": points}
 
 
-def lineage_points(runs: list[Path]) -> dict:
-    """``run_points`` of runs that continue one another, CPU- and wall-hours accumulated across them."""
+def lineage_points(runs: list[Path], after: dict | None = None) -> dict:
+    """``run_points`` of runs that continue one another, CPU- and wall-hours accumulated across them; ``after``: an
+    earlier lineage (a ``cost_curve.json`` entry) that these runs continue."""
     merged, cpu0, wall0 = None, 0.0, 0.0
+    if after is not None:
+        last = after["points"][-1]
+        cpu0 = after.get("total_cpu_hours", last["cpu_hours"])
+        wall0 = after.get("total_wall_hours", last["wall_hours"])
+        merged = {**after, "runs": list(after["runs"]), "points": list(after["points"])}
     for run in runs:
         part = run_points(run)
         points = [{**p, "cpu_hours": round(p["cpu_hours"] + cpu0, 4), "wall_hours": round(p["wall_hours"] + wall0, 4),
@@ -85,6 +96,7 @@ def lineage_points(runs: list[Path]) -> dict:
             merged["runs"].append(str(run))
             merged["points"] += points
     merged["run"] = ",".join(merged["runs"])
+    merged["total_cpu_hours"], merged["total_wall_hours"] = round(cpu0, 4), round(wall0, 4)
     return merged
 
 
@@ -112,13 +124,22 @@ def main(argv: list[str] | None = None) -> None:
                         "they continued one another")
     parser.add_argument("--out", type=Path, default=Path("reports/cost_curve"))
     parser.add_argument("--label", default="")
+    parser.add_argument("--after", type=Path, default=None,
+                        help="an earlier cost_curve.json whose lineage the runs continue (its run folders gone)")
     args = parser.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
-    ours = lineage_points(args.run)
+    earlier = json.loads(args.after.read_text()) if args.after else None
+    if earlier is not None:
+        label = args.label or json.loads((args.run[0] / "config.json").read_text())["config"].get("model")
+        if label not in earlier:
+            raise SystemExit(f"--after {args.after}: no {label!r} lineage in it (has {', '.join(earlier)})")
+    ours = lineage_points(args.run, earlier[label] if earlier else None)
     label = args.label or ours["model"]
     base = srresnet_history(repo)
-    res = {"command": f"python -m train.cost_curve {' '.join(map(str, args.run))} --out {args.out}", label: ours,
-           "srresnet": base}
+    command = f"python -m train.cost_curve {' '.join(map(str, args.run))}"
+    if earlier is not None:  # the whole chain of commands behind the points
+        command = f"{earlier['command'].split(' --out ')[0]}; then {command} --after {args.after}"
+    res = {"command": f"{command} --out {args.out}", label: ours, "srresnet": base}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cost_curve.json").write_text(json.dumps(res, indent=1) + "\n")
 
