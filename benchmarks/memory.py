@@ -1,7 +1,7 @@
 """Peak memory of inference, measured in a fresh process (run by ``benchmarks.run``, or by hand).
 
     python -m benchmarks.memory upscale --model srresnet --size 2048 [--tile N] [--threads 2]
-    python -m benchmarks.memory forward --model srresnet --tile 256
+    python -m benchmarks.memory forward --model srresnet --tile 256 [--grad-mode]
 
 ``upscale``: ``sr_core.upscale`` of a size x size photo (a real photo from the
 shared data, cropped square and resized with Pillow), the way the CLI runs it
@@ -12,7 +12,9 @@ across ``exec``, so ``benchmarks.run`` reports ``VmHWM``).
 ``forward``: one tile of tile x tile input pixels through ``upscale_tensor``
 (no tiling), reporting the peak *increase* over the resident memory before it
 (``/proc/self/clear_refs`` resets the high-water mark), per input pixel, to
-check ``sr_core.inference.bytes_per_input_pixel``.
+check ``sr_core.inference.bytes_per_input_pixel``; ``--grad-mode`` runs it with autograd's grad mode on
+(nothing requires grad, so no graph is kept): ``FastSR`` then allocates a tensor for each element-wise step
+instead of writing it in place, what the in-place path saves.
 Prints one JSON object on stdout.
 """
 
@@ -139,13 +141,19 @@ def cmd_forward(args) -> dict:
     x = torch.rand(1, 3, args.tile, args.tile)
     before = status_bytes("VmRSS")
     exact = reset_peak()
-    upscale_tensor(model, x, tile=0, optimize=not args.plain)
+    if args.grad_mode:  # upscale_tensor turns grad mode off: call its runner (what it runs at tile=0) directly
+        from sr_core.inference import _Runner
+
+        with torch.inference_mode(), torch.enable_grad():
+            _Runner(model, not args.plain, False, None)(x)
+    else:
+        upscale_tensor(model, x, tile=0, optimize=not args.plain)
     peak = status_bytes("VmHWM") if exact else maxrss_bytes()
     increase = peak - before
     return {"mode": "forward", "model": args.model, "tile": args.tile, "optimized": not args.plain,
             "peak_increase_bytes": increase, "bytes_per_input_pixel": increase / args.tile ** 2,
             "estimate_bytes_per_input_pixel": bytes_per_input_pixel(model), "hwm_reset": exact,
-            "malloc_tuned": bool(args.malloc)}
+            "malloc_tuned": bool(args.malloc), "grad_mode": args.grad_mode}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="srresnet")
     p.add_argument("--tile", type=int, default=256)
     p.add_argument("--plain", action="store_true", help="the network as it is (optimize=False)")
+    p.add_argument("--grad-mode", action="store_true", help="grad mode on (no graph: nothing requires grad)")
     p.set_defaults(func=cmd_forward)
     for p in sub.choices.values():
         p.add_argument("--threads", type=int, default=0)

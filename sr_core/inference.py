@@ -285,6 +285,9 @@ def upscale_tensor(model: nn.Module, x: torch.Tensor, tile: int | None = None, t
     return out
 
 
+_ROWS_PER_CONVERSION = 128  # output rows converted to 8 bits at a time by upscale
+
+
 def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
             tile_overlap: int = DEFAULT_OVERLAP, progress: ProgressFn | None = None,
             max_pixels: int | None = None, *, batch_size: int | None = None, optimize: bool = True,
@@ -316,11 +319,14 @@ def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
     with torch.inference_mode():
         for row, band in _upscale_bands(model, to_tensor(colour), tile, tile_overlap, progress, batch_size,
                                         optimize, compile, dtype):
-            part = to_image(band, colour.mode)
-            del band
-            if out is None:
-                out = Image.new(part.mode, (colour.width * scale, colour.height * scale))
-            out.paste(part, (0, row))
+            # to 8 bits a few rows at a time: to_image's float temporaries stay small (a whole band of a 2048 px
+            # photo's output is 88 MB of float32, and each temporary would be as large)
+            for r in range(0, band.shape[2], _ROWS_PER_CONVERSION):
+                part = to_image(band[:, :, r:r + _ROWS_PER_CONVERSION], colour.mode)
+                if out is None:
+                    out = Image.new(part.mode, (colour.width * scale, colour.height * scale))
+                out.paste(part, (0, row + r))
+            del band, part
     if alpha is not None:
         alpha = alpha.resize(out.size, Image.BICUBIC)
         out = Image.merge("RGBA", (*out.convert("RGB").split(), alpha)) if colour.mode != "L" \

@@ -183,7 +183,12 @@ def test_optimised_pipeline_matches_reference(tile):
     assert _max_diff(fast, ref) <= TOL
 
 
-def test_image_output_assembled_in_bands_matches_tensor_path():
+@pytest.mark.parametrize("rows", [None, 7])
+def test_image_output_assembled_in_bands_matches_tensor_path(rows, monkeypatch):
+    """``upscale`` builds the 8-bit image band by band, each band a few rows at a time (``rows``: chunks of 7
+    rows, so that bands split unevenly); the pixels are those of the whole float output converted at once."""
+    if rows is not None:
+        monkeypatch.setattr("sr_core.inference._ROWS_PER_CONVERSION", rows)
     model = _net(norm="none")
     img = to_image(_tensor(45, 38))
     out = upscale(model, img, tile=20, tile_overlap=4)
