@@ -128,13 +128,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="an earlier cost_curve.json whose lineage the runs continue (its run folders gone)")
     args = parser.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
+    label = args.label or json.loads((args.run[0] / "config.json").read_text())["config"].get("model")
     earlier = json.loads(args.after.read_text()) if args.after else None
-    if earlier is not None:
-        label = args.label or json.loads((args.run[0] / "config.json").read_text())["config"].get("model")
-        if label not in earlier:
-            raise SystemExit(f"--after {args.after}: no {label!r} lineage in it (has {', '.join(earlier)})")
+    if earlier is not None and label not in earlier:
+        raise SystemExit(f"--after {args.after}: no {label!r} lineage in it (has {', '.join(earlier)})")
     ours = lineage_points(args.run, earlier[label] if earlier else None)
-    label = args.label or ours["model"]
     base = srresnet_history(repo)
     command = f"python -m train.cost_curve {' '.join(map(str, args.run))}"
     if earlier is not None:  # the whole chain of commands behind the points
