@@ -399,6 +399,13 @@ def _content_loss(cfg: TrainConfig) -> ContentLoss:
         raise SystemExit(f"content loss: {err}") from None
 
 
+def _one_thread_worker(_worker_id: int) -> None:
+    """A loader worker computes one sample at a time: OpenCV's own thread pool (the real degradations) would
+    only oversubscribe the cores that the other workers use."""
+    if "cv2" in sys.modules:
+        sys.modules["cv2"].setNumThreads(1)
+
+
 def _discriminator(cfg: TrainConfig, generator: torch.nn.Module) -> torch.nn.Module:
     if cfg.discriminator == "unet":
         width = cfg.d_features or (8 if cfg.tiny else 64)
@@ -439,6 +446,8 @@ def run(cfg: TrainConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed, cfg.deterministic)
+    if device.type == "cuda" and not cfg.deterministic:
+        torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick the fastest convolutions
     run_dir = Path("runs") / cfg.name
     data_root = Path(cfg.data_root) if cfg.data_root else sr_config.data_root()
     state_path = run_dir / "state.pt"
@@ -522,7 +531,7 @@ def run(cfg: TrainConfig) -> dict:
     loader = DataLoader(dataset, batch_sampler=StepSampler(cfg.batch_size, start, rank, world),
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
                         pin_memory=cfg.pin_memory and device.type == "cuda",
-                        prefetch_factor=4 if cfg.workers else None)
+                        prefetch_factor=4 if cfg.workers else None, worker_init_fn=_one_thread_worker)
     # validation LR is made with the training degradation (bicubic or blur), so PSNR measures the task trained for
     val_pairs = validation_pairs(cfg, data_root) if main_rank else []
     # a mix of clean and real LR: also the clean task, which such a model must not lose

@@ -61,6 +61,16 @@ RECIPES = {
                 d_features=32, lr=1e-4, schedule="constant", pixel_weight=1.0, content_weight=4.0,
                 adv_weight=0.03, usm_hr=True, crop_size=128, batch_size=8, max_iters=2000, val_every=250,
                 ckpt_every=100, threads=2, snapshots=True),
+    # a GPU lease (train.sprint --trainer real; train/lease.sh): Real-ESRGAN's setting, all samples degraded by
+    # the full second-order model (JPEG in both orders), 256 px crops, bf16, the degradation in 11 loader workers
+    "gpu-psnr": dict(name="real_psnr_gpu", init_from="real-psnr", degradation="real", crop_size=256,
+                     batch_size=48, amp="bf16", workers=11, threads=2, device="cuda", max_iters=200_000,
+                     val_every=500, ckpt_every=500),
+    "gpu-gan": dict(name="real_gan_gpu", model="real", stage="gan", init_from="real-psnr", degradation="real",
+                    discriminator="unet", d_features=64, lr=1e-4, schedule="constant", pixel_weight=1.0,
+                    content_weight=4.0, adv_weight=0.1, usm_hr=True, crop_size=256, batch_size=32, amp="bf16",
+                    workers=11, threads=2, device="cuda", max_iters=200_000, val_every=500, ckpt_every=500,
+                    snapshots=True),
 }
 
 if __name__ == "__main__":
