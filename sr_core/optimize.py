@@ -475,5 +475,11 @@ def cached_prepare(model: nn.Module, **options) -> nn.Module:
     return prepared
 
 
+def forget_prepared(model: nn.Module) -> None:
+    """Drop ``model``'s cached inference copy: the next :func:`cached_prepare` rebuilds it. For callers that
+    change weights without bumping their version counters (``.data`` writes, CUDA's fused foreach steps)."""
+    _CACHE.pop(model, None)
+
+
 __all__ = ["fuse_for_inference", "fold_batchnorm", "phase_tail", "PhaseTail", "prepare_for_inference",
-           "cached_prepare", "tune_malloc"]
+           "cached_prepare", "forget_prepared", "tune_malloc"]

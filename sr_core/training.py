@@ -21,6 +21,7 @@ from .inference import upscale_tensor
 from .io import atomic_write
 from .losses import GANLoss, tv_loss
 from .metrics import psnr, ssim
+from .optimize import forget_prepared
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def evaluate(model: nn.Module, pairs, scale: int, tile: int | None = 0) -> dict:
     """Mean Y-channel PSNR/SSIM (border = scale) over ``(name, lr, hr)`` pairs; restores train mode after."""
     was_training = model.training
     model.eval()
+    forget_prepared(model)  # weights may have changed without a version bump (CUDA foreach optimiser steps)
     per_image = {}
     try:
         for name, lr, hr in pairs:

@@ -248,3 +248,27 @@ def test_bfloat16_stays_close():
     ref = upscale_tensor(model, x, tile=0)
     low = upscale_tensor(model, x, tile=0, dtype="bfloat16")
     assert (low - ref).abs().mean().item() < 0.5 / 255 and _max_diff(low, ref) < 4 / 255
+
+
+def test_training_evaluation_sees_weights_changed_without_a_version_bump():
+    """CUDA's fused foreach steps (Adam, the EMA's lerp) change weights without bumping their version counters;
+    a GPU run once validated a stale cached copy for 5,000 iterations. ``.data`` writes do the same on a CPU."""
+    from sr_core.training import evaluate
+
+    model = _net(norm="none").eval()
+    lr, hr = _tensor(10, 9), _tensor(40, 36)
+    pairs = [("a", lr, hr)]
+    first = evaluate(model, pairs, 4)["psnr"]
+    version = model.tail.bias._version
+    model.tail.bias.data.add_(0.2)
+    assert model.tail.bias._version == version  # the cache key alone cannot see this change
+    assert abs(evaluate(model, pairs, 4)["psnr"] - first) > 0.01
+
+
+def test_ema_update_bumps_the_versions_it_changes():
+    from train.common import update_ema
+
+    model, ema = _net(norm="none"), _net(norm="none")
+    before = [p._version for p in ema.parameters()]
+    update_ema(ema, model, 0.999, 100)
+    assert all(p._version > v for p, v in zip(ema.parameters(), before))

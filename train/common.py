@@ -248,6 +248,9 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step:
     d = min(decay, (1 + step) / (10 + step))
     ema_p, model_p = list(ema.parameters()), list(model.parameters())
     torch._foreach_lerp_(ema_p, [p.detach() for p in model_p], 1.0 - d)
+    # CUDA's fused foreach kernels leave the version counters alone; the inference cache
+    # (sr_core.optimize.cached_prepare) keys on them, so validation would see stale weights
+    torch.autograd.graph.increment_version(ema_p)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
 
