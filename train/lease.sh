@@ -13,6 +13,7 @@
 # Each python is wrapped in `timeout -s TERM`: SIGTERM makes the loop write its checkpoint and weights and exit,
 # so the command ends in time whatever happens. What comes back (at most 8 files, 16 MiB each): fast.tar,
 # real_psnr.tar, real_gan.tar, gan_snaps_a.tar, gan_snaps_b.tar (the last four GAN snapshots), and the logs.
+# ONLY=real GAN_INIT=DIR runs the GAN stage alone, from the weights in DIR (a second, shorter lease).
 # LEASE_ARGS adds options to every training (the CPU test runs this script with --tiny --device=cpu and
 # FAST_INIT= , since the tiny network cannot start from weights/fast).
 set -uo pipefail
@@ -38,15 +39,17 @@ fast_chain() {
 }
 
 real_chain() {
-  timeout -s TERM -k 20 "$(secs "$PSNR_MIN")" "$PY" -m train.sprint --no-pack --trainer real --recipe gpu-psnr \
-    --name real_psnr_gpu --minutes "$PSNR_MIN" --calibrate 40 --out "$out/real_psnr" $LEASE_ARGS
-  init=runs/real_psnr_gpu/weights
+  init="${GAN_INIT:-runs/real_psnr_gpu/weights}"
+  if [ -z "${GAN_INIT:-}" ]; then
+    timeout -s TERM -k 20 "$(secs "$PSNR_MIN")" "$PY" -m train.sprint --no-pack --trainer real --recipe gpu-psnr \
+      --name real_psnr_gpu --minutes "$PSNR_MIN" --calibrate 40 --out "$out/real_psnr" $LEASE_ARGS
+  fi
   [ -f "$init/model.safetensors" ] || init=real-psnr
   timeout -s TERM -k 20 "$(secs "$GAN_MIN")" "$PY" -m train.sprint --no-pack --trainer real --recipe gpu-gan \
     --name real_gan_gpu --minutes "$GAN_MIN" --calibrate 0 --out "$out/real_gan" --init_from="$init" $LEASE_ARGS
 }
 
-fast_chain >"$out/fast.log" 2>&1 &
+[ "${ONLY:-}" = real ] || fast_chain >"$out/fast.log" 2>&1 &
 real_chain >"$out/real.log" 2>&1 &
 wait
 date -u +"end %FT%TZ"
