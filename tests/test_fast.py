@@ -336,3 +336,31 @@ def test_mac_count_sees_the_training_form_convolutions():
     hand = 64 * (3 * 16 * 9 + 7 * 16 * 16 * 9 + 16 * 48 * 9 + 48 * 16)
     assert macs == hand
     assert count_macs(prepare_for_inference(model), x)[0] == hand
+
+
+@needs_data
+def test_cost_curve_adds_a_gpu_stretch_at_the_lineages_cpu_hours(tmp_path, monkeypatch):
+    """A GPU stretch (train/lease.sh) costs no CPU-hours: one point at the lineage's total, with its GPU-minutes
+    from the log and the Set5 PSNR of its weights measured when the command runs (not its in-run validation)."""
+    from sr_core import build_preset, save_pretrained
+    from sr_core.data import load_eval_set
+    from sr_core.training import evaluate
+    from train.cost_curve import gpu_point
+    from train.ship import _time_line
+
+    torch.manual_seed(0)
+    model = build_preset("fast", num_features=8, num_blocks=1)
+    run = tmp_path / "gpu_run"
+    save_pretrained(model, run / "weights", iterations=300, training={"batch_size": 128, "device": "cuda"})
+    rows = [{"kind": "train", "iter": i, "time": 1.2 * i} for i in (100, 200, 300)]
+    rows.append({"kind": "val", "iter": 300, "psnr": 99.0})  # a stale in-run figure: never used
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    after = {"points": [{"iter": 1000, "cpu_hours": 2.5, "set5_psnr": 30.0}], "total_cpu_hours": 2.75}
+    point = gpu_point(run, after)
+    want = evaluate(model, load_eval_set(config.benchmark_dir("Set5"), 4), 4)["psnr"]
+    assert point["set5_psnr"] == pytest.approx(want, abs=1e-3) and point["set5_psnr"] != 99.0
+    assert point["cpu_hours"] == 2.75 and point["gpu_minutes"] == pytest.approx(6.0)
+    assert point["iter"] == 1300 and point["iterations_added"] == 300 and point["batch_size"] == 128
+    # the model card of a GPU run gives minutes on the device, no CPU-hours
+    line = _time_line(True, 360.0, 720.0, 2, {"cpu": "x", "usable_cores": 2}, "one test GPU")
+    assert line == "- Time: 6.0 min of training on one test GPU."

@@ -10,6 +10,12 @@ with the points of an earlier report instead, and counts the runs given on top o
 
     python -m train.cost_curve runs/fast_s4 --after reports/cost_curve/cost_curve.json --out reports/cost_curve
 
+A stretch on a GPU (``train/lease.sh``) costs no CPU-hours: ``--gpu RUN`` adds it after the CPU runs as one point
+at the lineage's CPU-hours, labelled with its GPU-minutes (the last logged training time) and the Set5 PSNR of
+``RUN/weights`` measured here, on the CPU, when the command runs (its in-run validation is not used).
+
+    python -m train.cost_curve --after reports/cost_curve/cost_curve.json --gpu runs/fast_gpu --out reports/cost_curve
+
 The run's points are its validation rows (``metrics.jsonl``: Set5 Y-PSNR of the exported weights, EMA where the
 run keeps one) at the training time logged at the same iteration, times the torch threads it ran with
 (``config.json``, whose ``resumes`` record where a resume changed them; 0 means torch's default, the machine's
@@ -100,6 +106,25 @@ def lineage_points(runs: list[Path], after: dict | None = None) -> dict:
     return merged
 
 
+def gpu_point(run: Path, after: dict) -> dict:
+    """The point of a GPU stretch that continued ``after``'s lineage: its weights' Set5 PSNR (measured now) at the
+    lineage's CPU-hours, with the GPU-minutes it trained and the iterations it added."""
+    from sr_core import config as sr_config
+    from sr_core import load_model
+    from sr_core.data import load_eval_set
+    from sr_core.training import evaluate
+
+    rows = [r for r in read_metrics(run / "metrics.jsonl") if r.get("kind") == "train"]
+    cfg = json.loads((run / "weights" / "config.json").read_text())
+    model = load_model(run / "weights")
+    psnr = evaluate(model, load_eval_set(sr_config.benchmark_dir("Set5"), cfg["scale"]), cfg["scale"])["psnr"]
+    last = after["points"][-1]
+    return {"run": str(run), "iter": last["iter"] + int(cfg["iterations"]), "iterations_added": int(cfg["iterations"]),
+            "cpu_hours": after.get("total_cpu_hours", last["cpu_hours"]),
+            "gpu_minutes": round(max((r["time"] for r in rows), default=0.0) / 60, 2),
+            "batch_size": cfg.get("training", {}).get("batch_size"), "set5_psnr": round(psnr, 3)}
+
+
 def srresnet_history(repo: Path, path: str = "weights/srresnet/config.json") -> dict:
     commits = subprocess.run(["git", "log", "--reverse", "--format=%h", "--", path], cwd=repo, capture_output=True,
                              text=True, check=True).stdout.split()
@@ -120,21 +145,30 @@ def srresnet_history(repo: Path, path: str = "weights/srresnet/config.json") -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path, nargs="+", help="run folders (metrics.jsonl, config.json), in the order "
+    parser.add_argument("run", type=Path, nargs="*", help="run folders (metrics.jsonl, config.json), in the order "
                         "they continued one another")
+    parser.add_argument("--gpu", type=Path, action="append", default=[],
+                        help="a GPU run (weights/, metrics.jsonl) that continued the lineage, measured here")
     parser.add_argument("--out", type=Path, default=Path("reports/cost_curve"))
     parser.add_argument("--label", default="")
     parser.add_argument("--after", type=Path, default=None,
                         help="an earlier cost_curve.json whose lineage the runs continue (its run folders gone)")
     args = parser.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
-    label = args.label or json.loads((args.run[0] / "config.json").read_text())["config"].get("model")
+    if not args.run and not (args.after and args.gpu):
+        parser.error("give run folders, or --after REPORT with --gpu RUN")
+    first = args.run[0] if args.run else args.gpu[0]
+    label = args.label or json.loads((first / "config.json").read_text())["config"].get("model")
     earlier = json.loads(args.after.read_text()) if args.after else None
     if earlier is not None and label not in earlier:
         raise SystemExit(f"--after {args.after}: no {label!r} lineage in it (has {', '.join(earlier)})")
     ours = lineage_points(args.run, earlier[label] if earlier else None)
+    gpu_runs = [str(g) for g in args.gpu]
+    for run in args.gpu:  # GPU stretches: one point each, no CPU-hours
+        ours.setdefault("gpu", []).append(gpu_point(run, ours))
+        ours["points"].append({**ours["gpu"][-1], "gpu": True})
     base = srresnet_history(repo)
-    command = f"python -m train.cost_curve {' '.join(map(str, args.run))}"
+    command = "python -m train.cost_curve " + " ".join([*map(str, args.run), *(f"--gpu {g}" for g in gpu_runs)])
     if earlier is not None:  # the whole chain of commands behind the points
         command = f"{earlier['command'].split(' --out ')[0]}; then {command} --after {args.after}"
     res = {"command": f"{command} --out {args.out}", label: ours, "srresnet": base}
@@ -154,12 +188,19 @@ def main(argv: list[str] | None = None) -> None:
     shown = ours["points"][::step] + ([ours["points"][-1]] if ours["points"][-1:] != ours["points"][::step][-1:]
                                       else [])
     for p in shown:
-        lines.append(f"| {label} | {p['iter']} | {p['cpu_hours']:.2f} | {p['set5_psnr']:.2f} |")
+        gpu = f" + {p['gpu_minutes']:.1f} GPU-minutes" if p.get("gpu") else ""
+        lines.append(f"| {label} | {p['iter']} | {p['cpu_hours']:.2f}{gpu} | {p['set5_psnr']:.2f} |")
     lines.append("")
+    for g in ours.get("gpu", []):
+        lines.append(f"- GPU stretch `{g['run']}`: {g['iterations_added']:,} iterations at batch {g['batch_size']} in "
+                     f"{g['gpu_minutes']:.1f} minutes on a GPU (no CPU-hours), Set5 {g['set5_psnr']:.3f} dB, "
+                     f"measured on this machine's CPU by this command.")
     for p in base["points"]:
         hit = first_at_least(ours["points"], p["set5_psnr"])
         lines.append(f"- srresnet's {p['set5_psnr']:.2f} dB took it {p['cpu_hours']:.2f} CPU-hours; {label} "
-                     + (f"reached it after {hit['cpu_hours']:.2f} CPU-hours (iteration {hit['iter']})." if hit
+                     + (f"reached it after {hit['cpu_hours']:.2f} CPU-hours"
+                        + (f" + {hit['gpu_minutes']:.1f} GPU-minutes" if hit.get("gpu") else "")
+                        + f" (iteration {hit['iter']})." if hit
                         else "has not reached it in this run."))
     (args.out / "cost_curve.md").write_text("\n".join(lines) + "\n")
     import matplotlib
@@ -168,7 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot([p["cpu_hours"] for p in ours["points"]], [p["set5_psnr"] for p in ours["points"]], "-", label=label)
+    cpu_pts = [p for p in ours["points"] if not p.get("gpu")]
+    ax.plot([p["cpu_hours"] for p in cpu_pts], [p["set5_psnr"] for p in cpu_pts], "-", label=label)
+    for g in ours.get("gpu", []):
+        ax.plot([g["cpu_hours"]], [g["set5_psnr"]], "*", markersize=12,
+                label=f"{label} + {g['gpu_minutes']:.1f} GPU-minutes")
     ax.plot([p["cpu_hours"] for p in base["points"]], [p["set5_psnr"] for p in base["points"]], "o-",
             label="srresnet (shipped, per commit)")
     ax.set_xlabel("CPU-hours of training (wall x threads)")

@@ -57,6 +57,15 @@ def describe(cfg: dict) -> str:
             f"convolutions, {norm}{skip}, {h.get('output', 'linear')} output")
 
 
+def _time_line(gpu: bool, seconds: float, cpu_s: float, threads: int, machine: dict, device_note: str) -> str:
+    """The model card's line on what this run's training took (a GPU run: minutes on the device, no CPU-hours)."""
+    if gpu:
+        return f"- Time: {seconds / 60:.1f} min of training on {device_note}."
+    return (f"- Wall time: {seconds / 3600:.2f} h on {machine['cpu']} ({machine['usable_cores']} cores, no GPU), a "
+            f"machine shared with other jobs during training; {cpu_s / 3600:.2f} CPU-hours (wall time x torch "
+            f"threads, {threads} at the end).")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="run folder (holds weights/, metrics.jsonl, config.json)")
@@ -64,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", default="", help="a sentence for the model card")
     parser.add_argument("--data", default="", help="the model card's description of the training data")
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--device-note", default="one NVIDIA H200 GPU (the `device` lease, `train/lease.sh`)",
+                        help="the model card's words for the accelerator of a run trained with --device=cuda")
     parser.add_argument("--weights", type=Path, default=None,
                         help="ship these weights of the run instead of its last (e.g. RUN/snapshots/0000600)")
     args = parser.parse_args(argv)
@@ -86,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
 
         cpu_s = cpu_seconds(args.run, upto)[0] or cpu_s
 
+    gpu = str(training.get("device", "")).startswith("cuda")
     results = {}
     for name in args.sets.split(","):
         pairs = load_eval_set(sr_config.benchmark_dir(name), model.config["scale"])
@@ -97,7 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     meta = training_metadata(src_cfg)
     meta.update(name=args.name, metrics={"protocol": "Y-PSNR/SSIM, 4-px border, LR by Pillow bicubic", **results},
                 run=str(args.run), train_seconds=round(seconds), train_threads=threads,
-                cpu_hours=round(cpu_s / 3600, 3))
+                cpu_hours=round(0.0 if gpu else cpu_s / 3600, 3))
+    if gpu:
+        meta["gpu_minutes"] = round(seconds / 60, 1)
     meta = without_machine_paths(meta)
     save_pretrained(model, out, half=True, **meta)
     machine = machine_info()
@@ -129,14 +143,13 @@ def main(argv: list[str] | None = None) -> None:
              f"- Data: {args.data or data_line(training.get('train_dirs', '?'))}, random crops, LR by {lr_by}.",
              f"- Iterations: {iterations} (of a {training.get('max_iters', '?')}-iteration schedule; weights saved "
              f"as float16).",
-             f"- Wall time: {seconds / 3600:.2f} h on {machine['cpu']} ({machine['usable_cores']} cores, no GPU), a "
-             f"machine shared with other jobs during training; {cpu_s / 3600:.2f} CPU-hours (wall time x torch "
-             f"threads, {threads} at the end).",
+             _time_line(gpu, seconds, cpu_s, threads, machine, args.device_note),
              f"- Recipe: `{json.dumps(recipe)}`",
-             f"- Last validation during training: {val_name}{val_lr} {last_val.get('psnr', float('nan')):.3f} dB"
-             + (f" (clean bicubic LR: {last_val['clean_psnr']:.3f} dB)" if "clean_psnr" in last_val else "")
-             + f" at iteration {last_val.get('iter', '?')} ({val_name} guided training; BSD100 was never looked at "
-             f"while training).", "",
+             (f"- Last validation during training: {val_name}{val_lr} {last_val['psnr']:.3f} dB"
+              + (f" (clean bicubic LR: {last_val['clean_psnr']:.3f} dB)" if "clean_psnr" in last_val else "")
+              + f" at iteration {last_val.get('iter', '?')} ({val_name} guided training; BSD100 was never looked "
+              f"at while training)." if last_val else "- No validation rows in the run's log (BSD100 was never "
+              "looked at while training)."), "",
              "## Results (4x, Y-PSNR dB / SSIM, 4-pixel border, LR by Pillow bicubic)", "",
              "| set | PSNR | SSIM |", "|---|---:|---:|"]
     card += [f"| {k} | {v['psnr']:.2f} | {v['ssim']:.4f} |" for k, v in results.items()]
