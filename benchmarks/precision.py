@@ -5,7 +5,7 @@ training step (``--amp=bf16`` in ``train/``).
     python -m benchmarks.precision --threads 2        # fast, srresnet, srgan, real-psnr, real; Set5, Set14
 
 This is the measurement behind ``sr_core.inference.auto_dtype`` (``--dtype auto``, the CLI's default), which
-picks bfloat16 on CPUs with AMX. Set5 and Set14 only: BSD100 is a test set, and the precision was chosen here.
+picks bfloat16 on CPUs with AMX or AVX512-BF16. Set5 and Set14 only: BSD100 is a test set, and the precision was chosen here.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     from sr_core import config, load_model, upscale_tensor
     from sr_core.data import load_eval_set
-    from sr_core.inference import auto_dtype, has_amx
+    from sr_core.inference import auto_dtype, has_amx, has_avx512_bf16
     from sr_core.io import to_tensor
     from train.benchmark import evaluate_model, machine_info
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     dtypes = {"float32": None, "bfloat16": torch.bfloat16}
     auto = auto_dtype(torch.device("cpu"))
     res = {"argv": list(sys.argv[1:] if argv is None else argv), "machine": machine_info(),
-           "threads": torch.get_num_threads(), "amx": has_amx(),
+           "threads": torch.get_num_threads(), "amx": has_amx(), "avx512_bf16": has_avx512_bf16(),
            "auto_dtype": str(auto).replace("torch.", "") if auto else "float32", "photo": source,
            "size": args.size, "results": {}}
     for name in [m for m in args.models.split(",") if m]:

@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for the network (default: torch's choice)")
     p.add_argument("--dtype", default="auto", choices=["float32", "float16", "bfloat16", "auto"],
-                   help="precision of the convolutions (auto: float16 on CUDA, bfloat16 on CPUs with AMX, where "
+                   help="precision of the convolutions (auto: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16, where "
                         "it is 2-3x faster than float32 with the same PSNR; float32 elsewhere)")
     p.set_defaults(func=cmd_upscale)
 

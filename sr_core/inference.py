@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -124,16 +125,18 @@ def _ramp(length: int, ramp: int, fade_in: bool, fade_out: bool) -> torch.Tensor
 
 
 def auto_dtype(device: torch.device) -> torch.dtype | None:
-    """What ``dtype="auto"`` runs the convolutions in: float16 on CUDA, bfloat16 on a CPU with AMX (Intel
-    Sapphire Rapids and later), float32 (None) elsewhere.
+    """What ``dtype="auto"`` runs the convolutions in: float16 on CUDA, bfloat16 on a CPU with native bfloat16
+    matrix instructions (:func:`has_fast_bfloat16`: AMX, or AVX512-BF16), float32 (None) elsewhere.
 
-    On this project's 2-core AMX Xeon, bfloat16 made the shipped models 1.6-2.3x faster and moved their Set5 and
-    Set14 PSNR by 0.013 dB at most (``python -m benchmarks.precision``, ``reports/precision/``). Without AMX,
-    oneDNN's bfloat16 can be slower than float32 (``reports/bench/``), so it is not chosen there.
+    bfloat16 made the shipped models 1.6-2.3x faster on this project's 2-core AMX Xeon and 1.3-1.6x on its 2-core
+    AMD EPYC with AVX512-BF16 (no AMX), and moved their Set5 and Set14 PSNR by hundredths of a dB at most
+    (``python -m benchmarks.precision``; ``reports/precision/``, ``reports/precision_epyc/``). Without those
+    instructions oneDNN emulates bfloat16 and can be slower than float32 (``reports/bench/``), so it is not
+    chosen there.
     """
     if device.type == "cuda":
         return torch.float16
-    if device.type == "cpu" and has_amx():
+    if device.type == "cpu" and has_fast_bfloat16():
         return torch.bfloat16
     return None
 
@@ -141,6 +144,22 @@ def auto_dtype(device: torch.device) -> torch.dtype | None:
 def has_amx() -> bool:
     """Whether this CPU has AMX tiles (torch's own check; False where this torch has none)."""
     return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def has_avx512_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU flags (``/proc/cpuinfo``, Linux; False where it cannot be read) include ``avx512_bf16``."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags
+
+
+def has_fast_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 matrix products natively: AMX tiles or AVX512-BF16."""
+    return has_amx() or has_avx512_bf16()
 
 
 class _Runner:
@@ -267,7 +286,7 @@ def upscale_tensor(model: nn.Module, x: torch.Tensor, tile: int | None = None, t
             see :mod:`sr_core.optimize`); outputs agree with ``optimize=False`` to float rounding.
         compile: ``torch.compile`` that copy (slow first call).
         dtype: ``torch.float16``/``torch.bfloat16`` (or their names, or ``"auto"``: float16 on
-            CUDA, bfloat16 on a CPU with AMX, else float32; :func:`auto_dtype`) to run the convolutions in low
+            CUDA, bfloat16 on a CPU with AMX or AVX512-BF16, else float32; :func:`auto_dtype`) to run the convolutions in low
             precision (``torch.autocast``);
             tiles whose output is not finite are recomputed in float32. bfloat16 on a CPU with
             AVX512-BF16/AMX is about 2x faster than float32, with a mean error of ~0.1/255 and

@@ -70,7 +70,7 @@ def test_precision_compares_float32_and_bfloat16(tmp_path):
     psnr = row["sets"]["Set5"]
     assert 25 < psnr["float32"]["psnr"] < 40 and abs(psnr["bfloat16"]["psnr"] - psnr["float32"]["psnr"]) < 0.1
     assert 0 < row["mean_abs_diff_in_255"] < 1 and row["speedup"] > 0
-    assert res["auto_dtype"] == ("bfloat16" if res["amx"] else "float32")
+    assert res["auto_dtype"] == ("bfloat16" if res["amx"] or res["avx512_bf16"] else "float32")
     assert "| srcnn | " in (tmp_path / "precision.md").read_text()
 
 

@@ -266,16 +266,29 @@ def test_blend_windows_of_an_exact_overlap_sum_to_one_and_skip_the_padded_edge()
     assert (in_w[:ramp // 4] == 0).all() and (in_w[ramp // 4:] > 0).all()
 
 
-@pytest.mark.parametrize("amx", [True, False])
-def test_auto_precision_is_bfloat16_only_on_cpus_with_amx(monkeypatch, amx):
+@pytest.mark.parametrize("amx,avx512_bf16", [(True, False), (False, True), (False, False)])
+def test_auto_precision_is_bfloat16_only_on_cpus_with_native_bfloat16(monkeypatch, amx, avx512_bf16):
+    from sr_core import inference
+
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-    assert auto_dtype(torch.device("cpu")) == (torch.bfloat16 if amx else None)
+    monkeypatch.setattr(inference, "has_avx512_bf16", lambda: avx512_bf16)
+    native = amx or avx512_bf16
+    assert auto_dtype(torch.device("cpu")) == (torch.bfloat16 if native else None)
     assert auto_dtype(torch.device("cuda")) == torch.float16
     model = _tiny_srresnet()
     x = _tensor(24, 20)
     auto, plain = upscale_tensor(model, x, dtype="auto"), upscale_tensor(model, x)
-    if amx:
+    if native:
         assert torch.equal(auto, upscale_tensor(model, x, dtype=torch.bfloat16))
     else:
         assert torch.equal(auto, plain)
     assert (auto - plain).abs().max().item() < 8 / 255  # bfloat16 convolutions stay within a few grey levels
+
+
+def test_avx512_bf16_is_read_from_the_cpu_flags():
+    from sr_core.inference import has_avx512_bf16
+
+    amd = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+    assert has_avx512_bf16(amd)
+    assert not has_avx512_bf16("flags\t\t: fpu sse2 avx2 avx512f avx512bw\nbugs\t\t: avx512_bf16\n")
+    assert not has_avx512_bf16("")
