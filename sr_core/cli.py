@@ -194,10 +194,12 @@ def cmd_upscale(args) -> int:
 def cmd_video(args) -> int:
     """``video IN [-o OUT]``: one clip through :func:`sr_core.video.upscale_video`; exit 1 on a bad input or output."""
     from .config import max_video_pixels
-    from .video import DEFAULT_VIDEO_DETAIL, DEFAULT_VIDEO_MODEL, VideoError, upscale_video
+    from .detail import DETAIL_PAIRS
+    from .video import DEFAULT_VIDEO_MODEL, VideoError, upscale_video
 
-    name = args.model or DEFAULT_VIDEO_MODEL
-    detail = args.detail if args.detail is not None or args.model else DEFAULT_VIDEO_DETAIL
+    # --detail alone means real at that detail (the default, real-psnr, is real at detail 0)
+    name = args.model or (next(iter(DETAIL_PAIRS)) if args.detail is not None else DEFAULT_VIDEO_MODEL)
+    detail = args.detail
     model = _load(name, args.device, None, detail)
     if args.threads:
         import torch
@@ -412,8 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None,
                    help="output .mp4 (default: beside the input as <stem>_<model>_x<scale>.mp4)")
     p.add_argument("--model", default=None,
-                   help="as for upscale (default: the video default, chosen for low flicker; see README, Video)")
-    p.add_argument("--detail", type=float, default=None, help="real only: 0 (smooth) to 1 (GAN texture)")
+                   help="as for upscale (default: real-psnr, the steadiest of the models for compressed, noisy "
+                        "input; see README, Video)")
+    p.add_argument("--detail", type=float, default=None,
+                   help=f"real only (alone: --model real): 0 (smooth, real-psnr) to 1 (GAN texture, flickers most); "
+                        f"photos default to {DEFAULT_DETAIL:g}")
     p.add_argument("--outscale", type=_positive_float, default=None, help="final scale (Lanczos after the network)")
     p.add_argument("--tile", type=int, default=None, help="tile size in input pixels (default: from free memory)")
     p.add_argument("--tile-overlap", type=int, default=16)

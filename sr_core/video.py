@@ -40,10 +40,10 @@ from typing import Callable, Iterator
 
 from torch import nn
 
-# the model and detail sr-core video uses unless told: chosen by the flicker benchmark (benchmarks/video.py,
-# README "Video"); provisional until that report is in
-DEFAULT_VIDEO_MODEL = "fast"
-DEFAULT_VIDEO_DETAIL = None
+# what sr-core video uses unless told: real-psnr, i.e. real at detail 0. Of the models made for compressed,
+# noisy input it flickers least (1.41x bicubic's frame-to-frame change on a panned still, against 1.60x for the
+# photo default real@0.5 and 1.88x for the GAN alone: reports/video/flicker.md), at fast's speed
+DEFAULT_VIDEO_MODEL = "real-psnr"
 DEFAULT_CHUNK_FRAMES = 48      # frames per resumable chunk (1.6 s at 30 fps; at most this much is redone)
 DEFAULT_CRF = 18               # x264 quality: visually near lossless
 DEFAULT_PRESET = "medium"
@@ -169,7 +169,7 @@ class _Frames:
         try:
             with av.open(str(self.src)) as container:
                 stream = container.streams.video[0]
-                stream.thread_type = "AUTO"
+                stream.codec_context.thread_count = 1  # the cores are the network's (see _ChunkWriter)
                 yield from self._decode(container, stream)
         except av.FFmpegError as err:
             raise VideoError(f"{self.src}: corrupt or truncated after frame {self.count} ({_reason(err)})") from None
@@ -247,6 +247,9 @@ class _ChunkWriter:
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
         stream.time_base = stream.codec_context.time_base = info.time_base
         stream.codec_context.max_b_frames = 0  # decode order = display order: chunks join with increasing dts
+        # one thread: x264's default (1.5 per core) preempts torch's OpenMP workers, which then wait for each
+        # other at every barrier; on 2 cores that made the three-stage run slower than one after another
+        stream.codec_context.thread_count = 1
         self.stream, self.time_base = stream, info.time_base
 
     def add(self, frame, pts: int, duration: int) -> None:
@@ -652,4 +655,4 @@ def _finish(parts: _Parts, src: Path, info: VideoInfo, dst: Path) -> tuple[list[
     return audio
 
 
-__all__ = ["DEFAULT_VIDEO_DETAIL", "DEFAULT_VIDEO_MODEL", "VideoError", "VideoInfo", "VideoResult", "output_size", "probe", "upscale_video"]
+__all__ = ["DEFAULT_VIDEO_MODEL", "VideoError", "VideoInfo", "VideoResult", "output_size", "probe", "upscale_video"]
