@@ -1,4 +1,4 @@
-"""Command line: ``python -m sr_core {upscale,evaluate,models,classify,export-onnx} ...``.
+"""Command line: ``python -m sr_core {upscale,video,evaluate,models,classify,export-onnx} ...``.
 
 Results go to stdout; errors, warnings and progress bars go to stderr, each error one line
 starting with ``error:`` (never a traceback). Exit codes, the same for every command:
@@ -191,6 +191,54 @@ def cmd_upscale(args) -> int:
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
+def cmd_video(args) -> int:
+    """``video IN [-o OUT]``: one clip through :func:`sr_core.video.upscale_video`; exit 1 on a bad input or output."""
+    from .config import max_video_pixels
+    from .detail import DETAIL_PAIRS
+    from .video import DEFAULT_VIDEO_MODEL, VideoError, upscale_video
+
+    # --detail alone means real at that detail (the default, real-psnr, is real at detail 0)
+    name = args.model or (next(iter(DETAIL_PAIRS)) if args.detail is not None else DEFAULT_VIDEO_MODEL)
+    detail = args.detail
+    model = _load(name, args.device, None, detail)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    label = detail_label(_model_label(model, name), detail) if detail is not None else _model_label(model, name)
+    scale = model.config["scale"]
+    src = Path(args.input)
+    dst = Path(args.output) if args.output else \
+        src.parent / f"{src.stem}_{label}_x{_scale_label(args.outscale or scale)}.mp4"
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = _progress(not args.quiet, total=total, initial=done, unit="frame", desc=src.name)
+        bar.update(done - bar.n)
+
+    try:
+        result = upscale_video(model, src, dst, outscale=args.outscale, tile=args.tile, tile_overlap=args.tile_overlap,
+                               dtype=args.dtype, resume=args.resume, overwrite=args.overwrite, crf=args.crf,
+                               max_pixels=args.max_pixels if args.max_pixels is not None else max_video_pixels(),
+                               label=label, progress=progress)
+    except VideoError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    except KeyboardInterrupt:
+        print("interrupted: run the same command with --resume to continue", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    audio = ", ".join([f"{a} copied" for a in result.audio_copied] + [f"{a} re-encoded to AAC"
+                                                                      for a in result.audio_reencoded]) or "no audio"
+    print(f"wrote {dst} ({result.size[0]}x{result.size[1]}, {result.frames} frames, {audio}; "
+          f"{result.fps:.2f} frames/s)")
+    return EXIT_OK
+
+
 def cmd_evaluate(args) -> int:
     from .data import load_eval_set
     from .metrics import psnr, ssim
@@ -358,6 +406,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="precision of the convolutions (auto: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16, where "
                         "it is 2-3x faster than float32 with the same PSNR; float32 elsewhere)")
     p.set_defaults(func=cmd_upscale)
+
+    p = sub.add_parser("video", help="upscale a video file to MP4 (H.264), keeping its sound and timing",
+                       epilog="exit status: 0 written, 1 bad input or output (one line on stderr), 2 bad usage; "
+                              "130 interrupted (the finished chunks are kept: rerun with --resume)")
+    p.add_argument("input", help="any video FFmpeg reads")
+    p.add_argument("-o", "--output", default=None,
+                   help="output .mp4 (default: beside the input as <stem>_<model>_x<scale>.mp4)")
+    p.add_argument("--model", default=None,
+                   help="as for upscale (default: real-psnr, the steadiest of the models for compressed, noisy "
+                        "input; see README, Video)")
+    p.add_argument("--detail", type=float, default=None,
+                   help=f"real only (alone: --model real): 0 (smooth, real-psnr) to 1 (GAN texture, flickers most); "
+                        f"photos default to {DEFAULT_DETAIL:g}")
+    p.add_argument("--outscale", type=_positive_float, default=None, help="final scale (Lanczos after the network)")
+    p.add_argument("--tile", type=int, default=None, help="tile size in input pixels (default: from free memory)")
+    p.add_argument("--tile-overlap", type=int, default=16)
+    p.add_argument("--dtype", default="auto", choices=["float32", "float16", "bfloat16", "auto"],
+                   help="precision of the convolutions, as for upscale")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for the network (default: torch's choice)")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) to 51 (default: 18)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="refuse larger frames (default: SR_VIDEO_MAX_PIXELS or 1920x1088)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its finished chunks (same input and settings)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model and of bicubic on a folder of HR images")
     p.add_argument("--model", required=True)

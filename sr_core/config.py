@@ -10,6 +10,7 @@
                     + ``<name>/config.json`` for models absent locally (unset: the
                     Hub is not asked, so nothing is ever downloaded by default)
 ``SR_MAX_PIXELS``   largest input (width x height) the CLI and the app accept
+``SR_VIDEO_MAX_PIXELS`` largest video frame (width x height) ``sr-core video`` accepts (default 1920x1088)
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def hub_repo() -> str | None:
 
 def max_pixels() -> int:
     return int(os.environ.get("SR_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+
+
+DEFAULT_MAX_VIDEO_PIXELS = 1920 * 1088  # 1080p in; at 4x that is 7680x4352, within H.264's largest frame
+
+
+def max_video_pixels() -> int:
+    return int(os.environ.get("SR_VIDEO_MAX_PIXELS", DEFAULT_MAX_VIDEO_PIXELS))
 
 
 def benchmark_dir(name: str) -> Path:

@@ -93,3 +93,19 @@ def test_fast_width_variants_and_a_short_training(tmp_path):
     assert abs(v["srresnet"]["gmac_per_output_mpx"] - 138.6) < 0.1  # as reports/bench_fast counts it
     assert set(res["training"]) == {"32-off"} and 5 < res["training"]["32-off"]["set5_psnr"] < 40
     assert "| 48 | on | 2,327,250 |" in (tmp_path / "fast_width.md").read_text()
+
+
+def test_video_flicker_undoes_the_pan():
+    """``benchmarks.video.flicker``: frames that are one picture panned by whole pixels score 0 once the pan is
+    undone, and noise added to one frame shows up at its mean size."""
+    import numpy as np
+
+    from benchmarks.video import flicker
+
+    scene = np.random.default_rng(0).integers(0, 256, (120, 160, 3)).astype(np.uint8)
+    frames = [scene[2 * t:2 * t + 80, 3 * t:3 * t + 100] for t in range(4)]  # moving 3 px right, 2 px down a frame
+    assert flicker(frames, (3, 2), margin=4) == 0.0
+    assert flicker(frames, (2, 3), margin=4) > 50  # the wrong shift: unrelated pixels
+    noisy = [f.copy() for f in frames]
+    noisy[3] = np.clip(noisy[3].astype(int) + 10, 0, 255).astype(np.uint8)  # +10 everywhere (bar clipping)
+    assert 2.5 < flicker(noisy, (3, 2), margin=4) < 10 / 3 + 0.01  # one of three pairs differs by ~10
