@@ -22,9 +22,10 @@ from torch import nn
 
 # textured model -> its smooth (pixel-loss) start
 DETAIL_PAIRS = {"real": "real-psnr"}
-# the default: halfway. At 1 the short CPU GAN run (1,381 iterations) also sharpens some noise into speckle
-# (seen on the cat/dog *training* photos of benchmarks/real.py's grid, not on a test set); at 0.5 edges and fur
-# stay sharper than real-psnr's and the speckle is gone
+# the default: halfway, chosen on the native-size cat/dog *training* JPEGs (python -m benchmarks.real_photos
+# --split train; never on the val photos that the report uses): with the GPU-trained pair, detail 0.75 and 1 draw
+# a faint 4-px mesh on smooth fur and backgrounds (2,770 GAN iterations are not yet enough), 0.5 is clean, JPEG
+# grid 1.04 (0.75: 1.11), and sharper than real-psnr (NIQE 7.28 against 8.73)
 DEFAULT_DETAIL = 0.5
 DETAIL_STEP = 0.05     # values are rounded to this grid (the app's slider step): a bounded cache
 

@@ -1,0 +1,80 @@
+"""The JPEG-grid ratio of ``benchmarks.real_photos`` and what the shipped default does to a blocky JPEG.
+
+A BSD100 photo, downscaled 4x and saved as a JPEG at quality 25 in the test, has visible 8x8 blocks: the grid
+ratio (luma steps on the block edges over steps elsewhere) separates it from its clean source, and after 4x
+upscaling the blocks sit on every 32nd output line, where bicubic keeps them and the shipped default
+(``real`` at ``sr_core.detail.DEFAULT_DETAIL``) must remove most of them.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sr_core import config, has_weights, upscale_tensor
+from sr_core.io import to_tensor
+
+from benchmarks.real_photos import grid_ratio, noise_sigma
+
+
+def _jpeg(img: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    path = config.benchmark_dir("BSD100") / "img_004.png"
+    if not path.is_file():
+        pytest.skip(f"{path} absent")
+    with Image.open(path) as im:
+        hr = im.convert("RGB")
+    return hr.resize((hr.width // 4, hr.height // 4), Image.BICUBIC)
+
+
+def test_grid_ratio_separates_a_blocky_jpeg_from_its_source(photo):
+    clean, blocky = grid_ratio(photo, 8), grid_ratio(_jpeg(photo, 25), 8)
+    assert 0.8 < clean < 1.15
+    assert blocky > clean + 0.25
+
+
+def test_grid_ratio_finds_the_blocks_of_an_upscaled_jpeg_on_every_32nd_line(photo):
+    def up(img):
+        return img.resize((img.width * 4, img.height * 4), Image.BICUBIC)
+
+    blocky = _jpeg(photo, 25)
+    assert grid_ratio(up(blocky)) > grid_ratio(up(photo)) + 0.2
+    # the same blocks shifted off the 32-px grid are not counted
+    shifted = np.asarray(up(blocky))[13:, 13:]
+    assert grid_ratio(shifted) < grid_ratio(up(blocky)) - 0.2
+
+
+def test_grid_ratio_refuses_an_image_without_grid_lines():
+    with pytest.raises(ValueError, match="too small"):
+        grid_ratio(np.zeros((20, 20, 3)), 32)
+
+
+def test_noise_estimate_reads_the_sigma_of_added_noise():
+    rng = np.random.default_rng(0)
+    flat = np.full((200, 200, 3), 128.0)
+    for sigma in (2.0, 10.0):
+        noisy = flat + rng.normal(0, sigma, flat.shape[:2])[..., None]  # the same noise in R, G and B: luma sigma
+        assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.15)
+
+
+@pytest.mark.skipif(not (has_weights("real") and has_weights("real-psnr")), reason="real weights absent")
+def test_the_shipped_default_removes_most_of_the_jpeg_grid(photo):
+    from sr_core.detail import load_detail
+
+    blocky = to_tensor(_jpeg(photo, 25))
+    bicubic = torch.nn.functional.interpolate(blocky, scale_factor=4, mode="bicubic", align_corners=False)
+    with torch.no_grad():
+        sr = upscale_tensor(load_detail("real"), blocky, tile=0)
+    assert grid_ratio(bicubic.clamp(0, 1)) > 1.3
+    assert grid_ratio(sr) < 1.15
