@@ -54,6 +54,34 @@ def check_pixels(width: int, height: int, limit: int | None, name: str = "image"
             f"(set SR_MAX_PIXELS or --max-pixels to change it)")
 
 
+def probe_image(path: str | Path, max_pixels: int | None = -1) -> tuple[int, int]:
+    """Width and height of an image file from its header, without decoding a pixel; raises ImageLoadError
+    (no such file, a folder, empty, not an image, over ``max_pixels``) as ``open_image`` would. Cheap enough
+    to check every input before a model is loaded; a truncated file is only found by ``open_image``."""
+    if max_pixels == -1:
+        max_pixels = config.max_pixels()
+    path = Path(path)
+    if path.is_dir():
+        raise ImageLoadError(f"{path}: is a directory, not an image file")
+    if not path.exists():
+        raise ImageLoadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(f"{path}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                size = img.size
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{path}: not an image format this tool can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageLoadError(f"{path}: refused as a possible decompression bomb ({err})") from None
+    except _DECODE_ERRORS as err:
+        raise ImageLoadError(f"{path}: cannot be read ({err})") from None
+    check_pixels(*size, max_pixels, str(path))
+    return size
+
+
 def open_image(source: str | Path | bytes | Image.Image, max_pixels: int | None = -1) -> Image.Image:
     """Open and fully decode an image, or raise ImageLoadError with the reason.
 
