@@ -244,6 +244,17 @@ def check_format(out_scale, fmt) -> tuple[int | None, str]:
     return out_scale, match[fmt.lower()]
 
 
+WEBP_MAX_SIDE = 16383  # the WebP format's limit per side
+
+
+def check_output_side(size: tuple[int, int], scale: int, fmt: str) -> None:
+    """``gr.Error`` before any work when the output would be too large for the format (WebP: 16383 px a side)."""
+    side = max(size) * scale
+    if fmt == "WebP" and side > WEBP_MAX_SIDE:
+        raise _error(f"The output would be {side:,} px wide or high; WebP holds at most {WEBP_MAX_SIDE:,} px a "
+                     "side. Choose PNG or JPEG, or a smaller scale.")
+
+
 def check_upload(image: ImageInput) -> None:
     """Run when a file is uploaded: ``gr.Error`` at once if it cannot be read (or has too many pixels)."""
     if image is not None and image != "":
@@ -303,6 +314,7 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
     t0 = time.perf_counter()
     model = load(name, detail)
     t_load = time.perf_counter() - t0
+    check_output_side(img.size, out_scale or model_scale(model), fmt)
     tile = tile_size() if tile is None else tile
     if tile > 0:  # tiles must be wider than twice the overlap sr_core blends over
         tile = max(tile, 2 * DEFAULT_OVERLAP + 8)
@@ -410,6 +422,13 @@ def _preview_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
     return left, top, left + cw, top + ch
 
 
+def open_output(path: str | Path) -> Image.Image:
+    """Open an output this app wrote (lazily), without Pillow's decompression-bomb check: a 4000 x 3000 input at
+    4x is 192 M pixels, over Pillow's 179 M, and its input has passed the app's own limit already."""
+    fmt = Image.registered_extensions()[Path(path).suffix.lower()]
+    return Image.OPEN[fmt][0](str(path))
+
+
 def before_after(image: ImageInput, result_path: str | None, result: Image.Image | None = None
                  ) -> tuple[str, str] | None:
     """The slider pair: (input enlarged with nearest neighbour to the output's size as a PNG, output).
@@ -420,7 +439,7 @@ def before_after(image: ImageInput, result_path: str | None, result: Image.Image
     if image is None or not result_path:
         return None
     if result is None:
-        with Image.open(result_path) as out:  # only the size is read unless the output must be cropped
+        with open_output(result_path) as out:  # only the size is read unless the output must be cropped
             return before_after(image, result_path, out)
     size, box = result.size, _preview_box(result.size)
     src = display_copy(load_image(image))
@@ -447,7 +466,7 @@ def second_download(result_path: str, result: Image.Image) -> str | None:
 
 
 def _megabytes(path: str) -> str:
-    return f"{Path(path).stat().st_size / 1e6:.1f} MB"
+    return f"{Path(path).stat().st_size / 2 ** 20:.1f} MB"  # MB as the download box counts them (MiB)
 
 
 def result_views(image: ImageInput, result_path: str | None, info: dict | None
@@ -456,7 +475,7 @@ def result_views(image: ImageInput, result_path: str | None, info: dict | None
     large outputs), a second download for large outputs (or None), and the summary line with file sizes."""
     if not result_path or image is None:
         return None, None, upscale_summary(info)
-    with Image.open(result_path) as out:  # decoded once, and only for a large output (crop, second format)
+    with open_output(result_path) as out:  # decoded once, and only for a large output (crop, second format)
         pair = before_after(image, result_path, out)
         other = second_download(result_path, out)
         left, top, right, bottom = _preview_box(out.size)

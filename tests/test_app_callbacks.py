@@ -132,7 +132,11 @@ def test_large_output_gets_a_second_format_its_sizes_and_a_full_size_centre(monk
     monkeypatch.setattr(callbacks, "PREVIEW_SIDE", 64)
     img = photo(30, 20)
     path, info = callbacks.upscale_image(img, "nearest", fmt=fmt)  # 120 x 80: large here
-    pair, second, summary = callbacks.result_views(img, path, info)
+    with monkeypatch.context() as m:  # the app's own output may be over Pillow's bomb limit (4000 x 3000 at 4x:
+        m.setattr(Image, "MAX_IMAGE_PIXELS", 4500)  # 192 M > 179 M pixels); it is opened all the same
+        with pytest.raises(Image.DecompressionBombError):
+            Image.open(path)
+        pair, second, summary = callbacks.result_views(img, path, info)
     with Image.open(second) as alt:
         assert alt.format == other and alt.size == (120, 80)
     assert f"{fmt.upper()} " in summary and f"{other} " in summary and summary.count(" MB") == 2
@@ -420,6 +424,15 @@ def test_upscale_keeps_icc_and_exif(tmp_path):
     with Image.open(path) as im:
         assert im.size == (16, 24) and im.info.get("icc_profile") == icc
         assert im.getexif().get(0x010F) == "TestCam" and im.getexif().get(0x0112, 1) == 1
+
+
+def test_webp_too_wide_for_the_format_is_refused_before_any_work():
+    callbacks.check_output_side((4000, 3000), 4, "WebP")  # 16000 px: fits
+    callbacks.check_output_side((5000, 3000), 4, "PNG")
+    with pytest.raises(gr.Error, match="WebP holds at most 16,383 px"):
+        callbacks.check_output_side((5000, 3000), 4, "WebP")
+    with pytest.raises(gr.Error, match="WebP holds at most"):
+        callbacks.upscale_image(Image.new("RGB", (4200, 4), "white"), "nearest", fmt="WebP")
 
 
 def test_bad_scale_or_format_is_a_clear_error():
