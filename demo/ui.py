@@ -46,6 +46,7 @@ CSS = """
 .pixelated:not(.fullscreen) .image-container > button, .pixelated:not(.fullscreen) .image-frame { width: 100%; }
 .pixelated:not(.fullscreen) .image-frame img { width: 100%; height: auto; object-fit: contain; }
 #compare-row .readout { min-height: 4.5em; font-size: 0.9em; }
+#upscale-drop-note { display: none; }
 """
 # Several files dropped on the single-image input (gr.Image keeps only the first) go to the "Several files at
 # once" box instead (its accordion is opened first), and a note under the input says so.
@@ -67,6 +68,7 @@ DROP_JS = """
       }
     }
     const note = document.querySelector("#upscale-drop-note");
+    note.style.display = "block";  // hidden (CSS) until there is something to say
     if (!input) {
       note.textContent = `${files.length} files dropped; this box takes one image: use "Several files at once".`;
       return;
@@ -229,8 +231,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         with gr.Tab("Upscale", id="upscale"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
-                    up_in = upload_image(label=f"Input image, up to {callbacks.max_pixels() / 1e6:g} Mpx "
-                                               "(drop, paste or upload)", type="filepath",
+                    # short labels: at 390 px wide a longer one runs under the image's buttons
+                    up_in = upload_image(label=f"Input (up to {callbacks.max_pixels() / 1e6:g} Mpx)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard"], height=300,
                                          elem_id="upscale-input")
                     gr.HTML("", elem_id="upscale-drop-note", padding=False)  # filled by DROP_JS
@@ -258,7 +260,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                                 example_labels=[label for _, _, label in examples], cache_examples=False,
                                 api_visibility="private")
                 with gr.Column(scale=2):
-                    up_slider = gr.ImageSlider(label="Before (input, nearest neighbour) | after (upscaled)",
+                    up_slider = gr.ImageSlider(label="Before (nearest) | after",
                                                type="filepath", interactive=False, max_height=640,
                                                buttons=["fullscreen"], elem_id="upscale-slider")
                     up_summary = gr.Markdown(elem_id="upscale-summary")
