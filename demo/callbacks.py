@@ -8,9 +8,9 @@ model or one whose weights are missing.
 
 Settings (environment variables):
 
-``SR_APP_MAX_PIXELS``  largest input (width x height) the app accepts; default
-                       1,000,000 (a 1000x1000 input gives a 4000x4000 output),
-                       and never more than ``SR_MAX_PIXELS`` (sr_core's limit)
+``SR_APP_MAX_PIXELS``  largest input (width x height) the app accepts; default: what
+                       the CLI accepts (``SR_MAX_PIXELS``, 16 M), or 2,000,000 on a
+                       Hugging Face Space (``SPACE_ID`` set), where CPU time is shared
 ``SR_APP_TILE``        tile side in input pixels for the Upscale tab (default 256;
                        0 turns tiling off); each tile advances the progress bar
 """
@@ -43,7 +43,7 @@ from sr_core.nets import PRESETS
 
 from . import community, models
 
-DEFAULT_MAX_PIXELS = 1_000_000
+SPACE_MAX_PIXELS = 2_000_000  # the default on a Space: a 1600x1200 photo; 4x gives 32 Mpx in about a minute
 DEFAULT_TILE = 256
 CATDOG_SIZE = 128  # the cat/dog preset's HR side; its LR is CATDOG_SIZE // scale (32 for 4x)
 COMPARE_PRESETS = {
@@ -58,17 +58,32 @@ ZOOM_DISPLAY = 320  # zoomed crops are enlarged (nearest neighbour) to at least 
 
 OUTPUT_SCALES = (2, 3, 4)  # the Upscale tab's choices; a 4x model's output is resized (Lanczos) for 2 and 3
 OUTPUT_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WebP": ".webp"}  # PNG lossless; JPEG/WebP at quality 95
+LARGE_OUTPUT_PIXELS = 4_000_000  # larger outputs are offered in a second format too (PNG and a JPEG, or the reverse)
+PREVIEW_SIDE = 4096  # the before/after slider shows at most this many output pixels per side (the centre)
 
 ProgressFn = Callable[..., Any]
 ImageInput = Union[str, Path, Image.Image, np.ndarray, None]
 
 
+def on_space() -> bool:
+    """Whether the app runs on a Hugging Face Space (which sets ``SPACE_ID``)."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
 def max_pixels() -> int:
-    """The input pixel limit: ``SR_APP_MAX_PIXELS``, else min(1 Mpx, sr_core's ``SR_MAX_PIXELS``)."""
+    """The input pixel limit: ``SR_APP_MAX_PIXELS``; else the CLI's (``SR_MAX_PIXELS``), capped at
+    ``SPACE_MAX_PIXELS`` on a Space."""
     value = os.environ.get("SR_APP_MAX_PIXELS")
     if value:
         return int(value)
-    return min(DEFAULT_MAX_PIXELS, config.max_pixels())
+    return min(SPACE_MAX_PIXELS, config.max_pixels()) if on_space() else config.max_pixels()
+
+
+def limit_text() -> str:
+    """The input limit in words, for the page (shown before anyone uploads) and for errors."""
+    limit = max_pixels()
+    where = "this Space's limit" if on_space() else "the limit"
+    return f"Inputs up to {limit / 1e6:g} megapixels ({limit:,} pixels; {where}, SR_APP_MAX_PIXELS)"
 
 
 def tile_size() -> int:
@@ -133,12 +148,13 @@ def load_image(image: ImageInput, limit: int | None = None) -> Image.Image:
         raise _error(f"Could not read the uploaded file as an image: {html.escape(reason)}") from None
 
 
-def resolve_model(name: str | None) -> str:
-    """Check a model name against what the app can run now; return it."""
+def resolve_model(name: str | None, preset: str | None = None) -> str:
+    """Check a model name against what the app can run now; return it. No name: the Upscale tab's default, or
+    with a Compare ``preset`` that preset's (``models.compare_default``)."""
     choices = models.model_choices()
     name = str(name or "").strip()
-    if not name:  # an API caller that names no model gets the Upscale tab's default
-        return models.default_model(choices)
+    if not name:  # an API caller that names no model gets the tab's default
+        return models.default_model(choices) if preset is None else models.compare_default(preset, choices)
     if name not in PRESETS and (name in choices or community.path_of(name) is not None):
         return name  # your own model: a file in SR_MODELS_DIR, or this page's upload (demo/community.py)
     if name not in PRESETS:
@@ -228,6 +244,17 @@ def check_format(out_scale, fmt) -> tuple[int | None, str]:
     return out_scale, match[fmt.lower()]
 
 
+WEBP_MAX_SIDE = 16383  # the WebP format's limit per side
+
+
+def check_output_side(size: tuple[int, int], scale: int, fmt: str) -> None:
+    """``gr.Error`` before any work when the output would be too large for the format (WebP: 16383 px a side)."""
+    side = max(size) * scale
+    if fmt == "WebP" and side > WEBP_MAX_SIDE:
+        raise _error(f"The output would be {side:,} px wide or high; WebP holds at most {WEBP_MAX_SIDE:,} px a "
+                     "side. Choose PNG or JPEG, or a smaller scale.")
+
+
 def check_upload(image: ImageInput) -> None:
     """Run when a file is uploaded: ``gr.Error`` at once if it cannot be read (or has too many pixels)."""
     if image is not None and image != "":
@@ -287,6 +314,7 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
     t0 = time.perf_counter()
     model = load(name, detail)
     t_load = time.perf_counter() - t0
+    check_output_side(img.size, out_scale or model_scale(model), fmt)
     tile = tile_size() if tile is None else tile
     if tile > 0:  # tiles must be wider than twice the overlap sr_core blends over
         tile = max(tile, 2 * DEFAULT_OVERLAP + 8)
@@ -387,16 +415,77 @@ def cleared(n: int = 4) -> tuple[None, ...]:
     return (None,) * n
 
 
-def before_after(image: ImageInput, result_path: str | None) -> tuple[str, str] | None:
-    """The slider pair: (input enlarged with nearest neighbour to the output's size as a PNG, output PNG)."""
+def _preview_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The centre of an output, at most ``PREVIEW_SIDE`` pixels per side (the whole output when it is smaller)."""
+    (w, h), (cw, ch) = size, (min(size[0], PREVIEW_SIDE), min(size[1], PREVIEW_SIDE))
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return left, top, left + cw, top + ch
+
+
+def open_output(path: str | Path) -> Image.Image:
+    """Open an output this app wrote (lazily), without Pillow's decompression-bomb check: a 4000 x 3000 input at
+    4x is 192 M pixels, over Pillow's 179 M, and its input has passed the app's own limit already."""
+    fmt = Image.registered_extensions()[Path(path).suffix.lower()]
+    return Image.OPEN[fmt][0](str(path))
+
+
+def before_after(image: ImageInput, result_path: str | None, result: Image.Image | None = None
+                 ) -> tuple[str, str] | None:
+    """The slider pair: (input enlarged with nearest neighbour to the output's size as a PNG, output).
+
+    An output larger than ``PREVIEW_SIDE`` per side is shown by its centre at full size (a browser would
+    scale a 16000 x 12000 image down to the input's detail). ``result``: the output, if already opened.
+    """
     if image is None or not result_path:
         return None
-    with Image.open(result_path) as out:
-        size = out.size
-    before = display_copy(load_image(image)).resize(size, Image.NEAREST)
-    path = request_dir("before-") / "input_nearest.png"
-    before.save(path, format="PNG", compress_level=1)
-    return str(path), str(result_path)
+    if result is None:
+        with open_output(result_path) as out:  # only the size is read unless the output must be cropped
+            return before_after(image, result_path, out)
+    size, box = result.size, _preview_box(result.size)
+    src = display_copy(load_image(image))
+    sx, sy = size[0] / src.width, size[1] / src.height
+    before = src.resize((box[2] - box[0], box[3] - box[1]), Image.NEAREST,
+                        box=(box[0] / sx, box[1] / sy, box[2] / sx, box[3] / sy))
+    folder = request_dir("before-")
+    before.save(folder / "input_nearest.png", format="PNG", compress_level=1)
+    if box == (0, 0, *size):
+        return str(folder / "input_nearest.png"), str(result_path)
+    result.crop(box).save(folder / "output_centre.png", format="PNG", compress_level=1)
+    return str(folder / "input_nearest.png"), str(folder / "output_centre.png")
+
+
+def second_download(result_path: str, result: Image.Image) -> str | None:
+    """For an output over ``LARGE_OUTPUT_PIXELS``: the same image in the other kind of format, beside it (a JPEG
+    for a PNG, a PNG for a JPEG or WebP), so a download can be small or lossless; None for smaller outputs."""
+    if result.width * result.height <= LARGE_OUTPUT_PIXELS:
+        return None
+    path = Path(result_path)
+    suffix = ".jpg" if path.suffix.lower() == ".png" else ".png"
+    meta = {k: result.info[k] for k in ("icc_profile", "exif") if result.info.get(k)}
+    return str(save_image(result, path.with_suffix(suffix), quality=92, **meta))
+
+
+def _megabytes(path: str) -> str:
+    return f"{Path(path).stat().st_size / 2 ** 20:.1f} MB"  # MB as the download box counts them (MiB)
+
+
+def result_views(image: ImageInput, result_path: str | None, info: dict | None
+                 ) -> tuple[tuple[str, str] | None, str | None, str]:
+    """What the Upscale tab shows after a run, from one decode of the output: the slider pair (its centre for
+    large outputs), a second download for large outputs (or None), and the summary line with file sizes."""
+    if not result_path or image is None:
+        return None, None, upscale_summary(info)
+    with open_output(result_path) as out:  # decoded once, and only for a large output (crop, second format)
+        pair = before_after(image, result_path, out)
+        other = second_download(result_path, out)
+        left, top, right, bottom = _preview_box(out.size)
+        cropped = (right - left, bottom - top) != out.size
+    files = [result_path] + ([other] if other else [])
+    sizes = " · ".join(f"{Path(f).suffix[1:].upper().replace('JPG', 'JPEG')} {_megabytes(f)}" for f in files)
+    note = f"; download: {sizes}"
+    if cropped:
+        note += f"; the slider shows the centre {right - left}×{bottom - top} px at full size"
+    return pair, other, upscale_summary(info) + note
 
 
 def upscale_summary(info: dict | None) -> str:
@@ -478,9 +567,9 @@ def compare_images(image: ImageInput, model_name: str | None, preset: str = "sta
     border = scale, as ``sr_core.metrics``) and, with the ``catdog32`` preset only,
     both classifiers' cat/dog probabilities for HR, bicubic and SR.
     """
-    name = resolve_model(model_name)
     if preset not in COMPARE_PRESETS:
         raise _error(f"Unknown preset {html.escape(str(preset))!r}; use one of: {', '.join(COMPARE_PRESETS)}.")
+    name = resolve_model(model_name, preset)
     img = load_image(image)
     _report(progress, 0.05, f"loading {name}")
     model = load(name)
@@ -506,8 +595,10 @@ def compare_images(image: ImageInput, model_name: str | None, preset: str = "sta
     if preset == "catdog32":
         _report(progress, 0.85, "classifiers")
         classifiers = classifier_readout({"hr": hr, "bicubic": bicubic, "sr": sr})
+    detail = check_detail(name, None)  # real: the default detail (the Compare tab has no slider)
     readouts = {
         "model": name,
+        **({"detail": detail} if detail is not None else {}),
         "preset": preset,
         "scale": scale,
         "hr_size": list(hr.size),
@@ -543,6 +634,8 @@ def readout_markdown(readouts: dict | None) -> tuple[str, str, str, str]:
         psnr = "∞ (identical)" if m["psnr"] is None else f"{m['psnr']:.2f} dB"
         ssim = "n/a" if m["ssim"] is None else f"{m['ssim']:.4f}"
         label = "bicubic" if key == "bicubic" else readouts["model"]
+        if key == "sr" and readouts.get("detail") is not None:
+            label += f" (detail {readouts['detail']:g})"
         texts[key] = f"{label}: PSNR **{psnr}** · SSIM **{ssim}**"
     for key in ("bicubic", "sr", "hr"):
         lines = [_probs_line(entry, key) for entry in readouts.get("classifiers", {}).values()]

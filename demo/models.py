@@ -96,6 +96,14 @@ def best_psnr_model(choices: list[str] | None = None) -> str:
     return max(scored)[1] if scored else choices[0]
 
 
+def compare_default(preset: str, choices: list[str] | None = None) -> str:
+    """The Compare tab's model for a preset: the real-photo default (``default_model``: ``real``, at
+    ``sr_core.detail.DEFAULT_DETAIL``) for "realistic", where the clean models score below bicubic; the best
+    clean model (``best_psnr_model``) for the bicubic presets ("standard", "catdog32")."""
+    choices = model_choices() if choices is None else choices
+    return default_model(choices) if preset == "realistic" else best_psnr_model(choices)
+
+
 @functools.lru_cache(maxsize=8)
 def _get_model(name: str) -> nn.Module:
     from . import community

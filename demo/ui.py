@@ -46,9 +46,50 @@ CSS = """
 .pixelated:not(.fullscreen) .image-container > button, .pixelated:not(.fullscreen) .image-frame { width: 100%; }
 .pixelated:not(.fullscreen) .image-frame img { width: 100%; height: auto; object-fit: contain; }
 #compare-row .readout { min-height: 4.5em; font-size: 0.9em; }
+#upscale-drop-note { display: none; }
 """
-# Gradio 6 takes css/theme in launch(), so app.py passes these on.
-LAUNCH_KWARGS = {"css": CSS}
+# Several files dropped on the single-image input (gr.Image keeps only the first) go to the "Several files at
+# once" box instead (its accordion is opened first), and a note under the input says so.
+DROP_JS = """
+() => {
+  const filesInput = () => document.querySelector("#upscale-files input[type=file]");
+  document.addEventListener("drop", async (event) => {
+    const single = event.target instanceof Element && event.target.closest("#upscale-input");
+    const files = event.dataTransfer ? Array.from(event.dataTransfer.files) : [];
+    if (!single || files.length < 2) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    let input = filesInput();
+    if (!input) {
+      document.querySelector("#upscale-files-accordion .label-wrap")?.click();
+      for (let i = 0; i < 50 && !input; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        input = filesInput();
+      }
+    }
+    const note = document.querySelector("#upscale-drop-note");
+    note.style.display = "block";  // hidden (CSS) until there is something to say
+    if (!input) {
+      note.textContent = `${files.length} files dropped; this box takes one image: use "Several files at once".`;
+      return;
+    }
+    const transfer = new DataTransfer();
+    files.forEach((file) => transfer.items.add(file));
+    input.files = transfer.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    note.textContent = `${files.length} files dropped; this box takes one image, so they went to ` +
+      `"Several files at once" below: press "Upscale all".`;
+  }, true);
+}
+"""
+
+# Gradio 6 takes css/js/theme in launch(), so app.py passes these on.
+LAUNCH_KWARGS = {"css": CSS, "js": DROP_JS}
+
+
+def no_image() -> None:
+    """Removes a refused upload from its input (no broken thumbnail stays beside the error)."""
+    return None
 
 
 def _unreadable_reason(err: Exception) -> str:
@@ -85,15 +126,37 @@ def upload_image(**kwargs) -> gr.Image:
     return component
 
 
-def labelled(names: list[str]) -> list[tuple[str, str]]:
-    """Dropdown choices: each model's name with a few words on what it is for (``demo.models.DESCRIPTIONS``)."""
-    return [(models.describe(n), n) for n in names]
+def clear_single() -> tuple:
+    """A new upload, a cleared input or the start of a run: no earlier result (slider, summary, downloads, info)
+    stays beside the new input or an error, and the empty download boxes are hidden."""
+    return None, "", gr.File(value=None, visible=False), gr.File(value=None, visible=False), None
+
+
+def clear_batch() -> tuple:
+    """A new or cleared multi-file upload: the gallery and the zip are emptied and hidden, as are summary and info."""
+    return gr.Gallery(value=None, visible=False), gr.File(value=None, visible=False), "", None
+
+
+def start_batch() -> tuple:
+    """The start of a several-files run: an empty gallery is shown (it carries the progress bar), the zip hidden."""
+    return gr.Gallery(value=None, visible=True), gr.File(value=None, visible=False), "", None
+
+
+def model_info(name: str | None) -> str:
+    """The line under a model list: what the chosen model is for (``demo.models.DESCRIPTIONS``). The list itself
+    shows bare names, so the chosen one is never cut off in a narrow column."""
+    text = models.DESCRIPTIONS.get(str(name or ""))
+    return (text or "your own model") if name else ""
+
+
+def model_dropdown(choices: list[str], value: str, **kwargs) -> gr.Dropdown:
+    return gr.Dropdown(choices, value=value, label="Model", info=model_info(value), allow_custom_value=True, **kwargs)
 
 
 def models_note(list_models: Callable[[], list[str]] = models.model_choices) -> str:
     missing = [name for name in models.learned_models() if name not in list_models()]
-    limit = callbacks.max_pixels()
-    text = f"Inputs up to {limit:,} pixels ({limit / 1e6:g} Mpx); every model upscales ×4."
+    text = (f"{callbacks.limit_text()}. Output ×2, ×3 or ×4: the networks upscale ×4, and ×2 or ×3 is their "
+            "output resized with Lanczos. Large images are processed in tiles, with a progress bar.")
     if missing:
         text += (f" Learned models without weights yet (not listed): {', '.join(missing)}. They appear once "
                  "`weights/<name>/model.safetensors` exists (reload the page).")
@@ -122,14 +185,11 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                       progress=gr.Progress()):
         return callbacks.upscale_files(files, model_name, scale, format, progress=progress, detail=detail)
 
-    def detail_shown(model_name):
-        return gr.Slider(visible=str(model_name) in DETAIL_PAIRS)
+    def model_shown(model_name):  # the detail slider (real only) and the line on what the model is for
+        return gr.Slider(visible=str(model_name) in DETAIL_PAIRS), gr.Dropdown(info=model_info(model_name))
 
     def compare(image, model_name, preset, progress=gr.Progress()):
         return compare_fn(image, model_name, preset, progress=progress)
-
-    def show_upscale(image, result_path, info):
-        return callbacks.before_after(image, result_path), callbacks.upscale_summary(info)
 
     def show_compare(lr, bicubic, sr, hr, x, y, zoom, readouts):
         return (*callbacks.readout_markdown(readouts), *callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom))
@@ -147,22 +207,36 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
 
     def refresh():
         names = list_models()
-        return (gr.Dropdown(choices=labelled(names), value=models.default_model(names)),
-                gr.Dropdown(choices=labelled(names), value=models.best_psnr_model(names)), models_note(list_models))
+        up, cmp = models.default_model(names), models.compare_default("standard", names)
+        return (gr.Dropdown(choices=names, value=up, info=model_info(up)),
+                gr.Dropdown(choices=names, value=cmp, info=model_info(cmp)), models_note(list_models))
 
-    with gr.Blocks(title="Super-resolution ×4", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
-        gr.Markdown("# Super-resolution ×4\nUpscale a photo with a trained network or a classical filter, "
+    def preset_model(preset):  # the Compare tab's model follows its preset (models.compare_default)
+        names = list_models()
+        name = models.compare_default(preset, names)
+        return gr.Dropdown(choices=names, value=name, info=model_info(name))
+
+    def show_upscale(image, result_path, info):
+        pair, other, summary = callbacks.result_views(image, result_path, info)
+        return pair, summary, gr.File(visible=bool(result_path)), gr.File(value=other, visible=bool(other))
+
+    def show_batch(info):
+        return callbacks.batch_summary(info), gr.File(visible=True)
+
+    with gr.Blocks(title="Super-resolution", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# Super-resolution\nUpscale a photo with a trained network or a classical filter, "
                     "or compare them against a ground truth.")
         note = gr.Markdown(models_note(list_models), elem_id="models-note")
 
         with gr.Tab("Upscale", id="upscale"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
-                    up_in = upload_image(label="Input image (drop, paste or upload)", type="filepath",
+                    # short labels: at 390 px wide a longer one runs under the image's buttons
+                    up_in = upload_image(label=f"Input (up to {callbacks.max_pixels() / 1e6:g} Mpx)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard"], height=300,
                                          elem_id="upscale-input")
-                    up_model = gr.Dropdown(labelled(choices), value=models.default_model(choices), label="Model",
-                                           allow_custom_value=True, elem_id="upscale-model")
+                    gr.HTML("", elem_id="upscale-drop-note", padding=False)  # filled by DROP_JS
+                    up_model = model_dropdown(choices, models.default_model(choices), elem_id="upscale-model")
                     up_detail = gr.Slider(0, 1, value=DEFAULT_DETAIL, step=DETAIL_STEP, label="Detail",
                                           info="0: smooth (real-psnr) … 1: sharper, with texture (real)",
                                           visible=models.default_model(choices) in DETAIL_PAIRS,
@@ -173,7 +247,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                         up_format = gr.Radio(list(callbacks.OUTPUT_FORMATS), value="PNG", label="Format",
                                              elem_id="upscale-format")
                     up_btn = gr.Button("Upscale", variant="primary", elem_id="upscale-button")
-                    with gr.Accordion("Several files at once", open=False):
+                    with gr.Accordion("Several files at once", open=False, elem_id="upscale-files-accordion"):
                         up_files = gr.File(label="Drop several images", file_count="multiple", file_types=["image"],
                                            type="filepath", elem_id="upscale-files")
                         up_files_btn = gr.Button("Upscale all", elem_id="upscale-files-button")
@@ -186,14 +260,19 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                                 example_labels=[label for _, _, label in examples], cache_examples=False,
                                 api_visibility="private")
                 with gr.Column(scale=2):
-                    up_slider = gr.ImageSlider(label="Before (input, nearest neighbour) | after (upscaled)",
+                    up_slider = gr.ImageSlider(label="Before (nearest) | after",
                                                type="filepath", interactive=False, max_height=640,
                                                buttons=["fullscreen"], elem_id="upscale-slider")
                     up_summary = gr.Markdown(elem_id="upscale-summary")
-                    up_file = gr.File(label="Download", interactive=False, elem_id="upscale-file")
-                    up_gallery = gr.Gallery(label="Results (several files)", visible=True, columns=4, height="auto",
+                    # result panels stay hidden until they have something to show
+                    with gr.Row():
+                        up_file = gr.File(label="Download", interactive=False, visible=False, elem_id="upscale-file")
+                        up_other = gr.File(label="Download (other format)", interactive=False, visible=False,
+                                           elem_id="upscale-other")
+                    up_gallery = gr.Gallery(label="Results (several files)", visible=False, columns=4, height="auto",
                                             elem_id="upscale-gallery")
-                    up_zip = gr.File(label="Download all (zip)", interactive=False, elem_id="upscale-zip")
+                    up_zip = gr.File(label="Download all (zip)", interactive=False, visible=False,
+                                     elem_id="upscale-zip")
                     with gr.Accordion("Details", open=False):
                         up_info = gr.JSON(label="Info", elem_id="upscale-info")
 
@@ -206,8 +285,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                 cmp_in = upload_image(label="Ground truth (HR)", type="filepath", image_mode=None,
                                       sources=["upload", "clipboard"], height=240, elem_id="compare-input")
                 with gr.Column():
-                    cmp_model = gr.Dropdown(labelled(choices), value=models.best_psnr_model(choices), label="Model", allow_custom_value=True,
-                                            elem_id="compare-model")
+                    cmp_model = model_dropdown(choices, models.compare_default("standard", choices),
+                                               elem_id="compare-model")
                     cmp_preset = gr.Radio(PRESET_CHOICES, value="standard", label="Preset", elem_id="compare-preset")
                     cmp_btn = gr.Button("Compare", variant="primary", elem_id="compare-button")
                 with gr.Column():
@@ -238,34 +317,37 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         # Public API: the two model events (they share one queue: one model run at a time).
         # A new upload, a cleared input or a new run first clears the previous result, its summary and its
         # download links, so a failed run never leaves the last one on the page beside its error.
-        single_outputs = [up_slider, up_summary, up_file, up_info]
+        single_outputs = [up_slider, up_summary, up_file, up_other, up_info]
         batch_outputs = [up_gallery, up_zip, up_summary, up_info]
-        up_btn.click(callbacks.cleared, None, single_outputs, api_visibility="private", queue=False,
+        up_btn.click(clear_single, None, single_outputs, api_visibility="private", queue=False,
                      show_progress="hidden").then(
             upscale, [up_in, up_model, up_scale, up_format, up_detail], [up_file, up_info], api_name="upscale",
             api_description="Upscale an image (scale 2, 3 or 4; format PNG, JPEG or WebP); returns the file and "
                             "an info dict.",
             show_progress_on=[up_slider], concurrency_id="model").success(
-            show_upscale, [up_in, up_file, up_info], [up_slider, up_summary], api_visibility="private",
-            show_progress="hidden")
-        up_files_btn.click(callbacks.cleared, None, batch_outputs, api_visibility="private", queue=False,
+            show_upscale, [up_in, up_file, up_info], [up_slider, up_summary, up_file, up_other],
+            api_visibility="private", show_progress="hidden")
+        up_files_btn.click(start_batch, None, batch_outputs, api_visibility="private", queue=False,
                            show_progress="hidden").then(
             upscale_files, [up_files, up_model, up_scale, up_format, up_detail], [up_gallery, up_zip, up_info],
             api_name="upscale_files", api_description="Upscale several images; returns the outputs, one zip and "
                                                       "an info dict.",
             show_progress_on=[up_gallery], concurrency_id="model").success(
-            callbacks.batch_summary, [up_info], [up_summary], api_visibility="private", show_progress="hidden")
-        # an unreadable upload is reported as soon as it arrives (the wrapped preprocess raises gr.Error)
-        up_in.upload(callbacks.check_upload, [up_in], None, api_visibility="private", queue=False,
-                     show_progress="hidden")
-        gr.on([up_in.upload, up_in.clear], callbacks.cleared, None, single_outputs, api_visibility="private",
+            show_batch, [up_info], [up_summary, up_zip], api_visibility="private", show_progress="hidden")
+        # An unreadable (or over-limit) upload is reported as soon as it arrives: the wrapped preprocess or the
+        # check raises gr.Error. These run queued (Gradio shows no error from an unqueued event), in their own
+        # concurrency group so they never wait behind a model run; a refused single image is then removed.
+        checks = {"api_visibility": "private", "show_progress": "hidden", "concurrency_id": "checks",
+                  "concurrency_limit": 4}
+        up_in.upload(callbacks.check_upload, [up_in], None, **checks).failure(
+            no_image, None, [up_in], api_visibility="private", queue=False, show_progress="hidden")
+        gr.on([up_in.upload, up_in.clear], clear_single, None, single_outputs, api_visibility="private",
               queue=False, show_progress="hidden")
-        up_files.upload(callbacks.check_uploads, [up_files], None, api_visibility="private", queue=False,
-                        show_progress="hidden")
-        gr.on([up_files.upload, up_files.clear], callbacks.cleared, None, batch_outputs, api_visibility="private",
+        up_files.upload(callbacks.check_uploads, [up_files], None, **checks)
+        gr.on([up_files.upload, up_files.clear], clear_batch, None, batch_outputs, api_visibility="private",
               queue=False, show_progress="hidden")
-        cmp_in.upload(callbacks.check_upload, [cmp_in], None, api_visibility="private", queue=False,
-                      show_progress="hidden")
+        cmp_in.upload(callbacks.check_upload, [cmp_in], None, **checks).failure(
+            no_image, None, [cmp_in], api_visibility="private", queue=False, show_progress="hidden")
         cmp_btn.click(compare, [cmp_in, cmp_model, cmp_preset], [*viewers, cmp_json], api_name="compare",
                       api_description="Treat the image as HR, make the LR, compare bicubic and the model; returns "
                                       "LR (enlarged), bicubic, SR, HR and the readouts (PSNR, SSIM, cat/dog).",
@@ -274,8 +356,12 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
             api_visibility="private", show_progress="hidden")
 
         # Private helpers.
-        up_model.change(detail_shown, [up_model], [up_detail], api_visibility="private", queue=False,
+        up_model.change(model_shown, [up_model], [up_detail, up_model], api_visibility="private", queue=False,
                         show_progress="hidden")
+        cmp_model.change(lambda name: gr.Dropdown(info=model_info(name)), [cmp_model], [cmp_model],
+                         api_visibility="private", queue=False, show_progress="hidden")
+        cmp_preset.change(preset_model, [cmp_preset], [cmp_model], api_visibility="private", queue=False,
+                          show_progress="hidden")
         gr.on([zoom_x.release, zoom_y.release, zoom_f.change], zoom_to, [*viewers, zoom_x, zoom_y, zoom_f], crops,
               api_visibility="private", show_progress="hidden", queue=False)
         for viewer in viewers:
@@ -286,7 +372,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         def add_own_model(path):  # an uploaded model joins this page's lists (demo/community.py)
             name = own.add_upload(path)
             names = [*list_models(), name]
-            return gr.Dropdown(choices=labelled(names), value=name), gr.Dropdown(choices=labelled(names), value=name)
+            return (gr.Dropdown(choices=names, value=name, info=model_info(name)),
+                    gr.Dropdown(choices=names, value=name, info=model_info(name)))
 
         own_model.upload(add_own_model, [own_model], [up_model, cmp_model], api_visibility="private",
                          concurrency_id="model")

@@ -108,6 +108,29 @@ def _quality(text: str) -> int:
     return value
 
 
+def _readable(inputs: list[Path], limit: int | None) -> tuple[list[Path], list[str]]:
+    """The inputs whose headers read as images within ``limit`` pixels, and one error per other input (printed
+    at once): run before any model is loaded, so a missing or unreadable file is reported in a moment."""
+    from .io import ImageLoadError, probe_image
+
+    good, failures = [], []
+    for src in inputs:
+        try:
+            probe_image(src, max_pixels=limit)
+            good.append(src)
+        except ImageLoadError as err:
+            failures.append(str(err))
+            print(f"error: {err}", file=sys.stderr, flush=True)
+    return good, failures
+
+
+def _report_failures(failures: list[str], total: int) -> None:
+    if failures:
+        print(f"{len(failures)} of {total} input(s) failed:", file=sys.stderr)
+        for f in failures:
+            print(f"  {f}", file=sys.stderr)
+
+
 def cmd_upscale(args) -> int:
     from .config import max_pixels
     from .inference import resize_to_outscale, upscale
@@ -119,7 +142,20 @@ def cmd_upscale(args) -> int:
         from PIL import Image
 
         if output.suffix.lower() not in Image.registered_extensions():
-            raise CLIError(f"-o {output}: unknown image file extension {output.suffix!r} (use .png, .jpg or .webp)")
+            raise CLIError(f"-o {output}: unknown image file extension {output.suffix!r} "
+                           "(use .png, .jpg, .webp, .bmp or .tif)")
+    inputs = list_images(args.inputs)
+    if not inputs:
+        raise CLIError(f"no input images found in {', '.join(map(str, args.inputs))}")
+    # one input file: -o names the output file (an existing folder or a name without a suffix: a folder)
+    single_file = len(args.inputs) == 1 and len(inputs) == 1 and not Path(args.inputs[0]).is_dir() and (
+        output is None or (output.suffix != "" and not output.is_dir()))
+    limit = args.max_pixels if args.max_pixels is not None else max_pixels()
+    readable, failures = _readable(inputs, limit)
+    if not readable:  # nothing to run: no model is loaded
+        if not single_file:
+            _report_failures(failures, len(inputs))
+        return EXIT_SOME_FAILED
     model = _load(args.model, args.device, args.scale, args.detail)
     if args.threads:
         import torch
@@ -129,14 +165,6 @@ def cmd_upscale(args) -> int:
 
     tune_malloc()  # a short-lived process: reuse freed blocks instead of faulting in fresh pages for every tensor
     scale = model.config["scale"]
-    inputs = list_images(args.inputs)
-    if not inputs:
-        raise CLIError(f"no input images found in {', '.join(map(str, args.inputs))}")
-    # one input file: -o names the output file (an existing folder or a name without a suffix: a folder)
-    single_file = len(args.inputs) == 1 and len(inputs) == 1 and not Path(args.inputs[0]).is_dir() and (
-        output is None or (output.suffix != "" and not output.is_dir()))
-    limit = args.max_pixels if args.max_pixels is not None else max_pixels()
-    failures: list[str] = []
     written: list[Path] = []
     label = _model_label(model, args.model)
     if args.detail is not None:
@@ -144,8 +172,10 @@ def cmd_upscale(args) -> int:
     out_scale = _scale_label(args.outscale if args.outscale is not None else scale)
     dsts = _output_paths(inputs, args.inputs, output, single_file, label, out_scale, ext=OUTPUT_EXTS[args.ext])
     sources: dict[Path, Path] = {}  # output -> the input it was made from in this run
-    bar = _progress(args.progress and len(inputs) > 1, total=len(inputs), unit="img")
-    for src, dst in zip(inputs, dsts):
+    ok = set(readable)
+    todo = [(src, dst) for src, dst in zip(inputs, dsts) if src in ok]
+    bar = _progress(args.progress and len(todo) > 1, total=len(todo), unit="img")
+    for src, dst in todo:
         try:
             if dst in sources:  # e.g. a/x.png and b/x.png given as files: never overwrite this run's own output
                 raise FileExistsError(f"{src}: same output {dst} as {sources[dst]} (rename one of them)")
@@ -167,6 +197,8 @@ def cmd_upscale(args) -> int:
             out = resize_to_outscale(out, img.size, args.outscale, scale)
             save_image(out, dst, overwrite=args.overwrite, quality=args.quality, **meta)
             written.append(dst)
+            bar.write(f"wrote {dst} ({out.width}x{out.height})", file=sys.stdout)  # one line per file, at once
+            sys.stdout.flush()
         except (ImageLoadError, ValueError) as err:
             failures.append(str(err))
             bar.write(f"error: {err}", file=sys.stderr)
@@ -178,16 +210,8 @@ def cmd_upscale(args) -> int:
             bar.write(f"error: {failures[-1]}", file=sys.stderr)
         bar.update(1)
     bar.close()
-    if single_file:  # one line: the result on stdout, or the error (already on stderr)
-        if written:
-            with_size = f" ({out.width}x{out.height})"
-            print(f"wrote {written[0]}{with_size}")
-        return EXIT_SOME_FAILED if failures else EXIT_OK
-    print(f"wrote {len(written)} image(s) " + (f"to {output}" if output is not None else "beside the inputs"))
-    if failures:
-        print(f"{len(failures)} of {len(inputs)} input(s) failed:", file=sys.stderr)
-        for f in failures:
-            print(f"  {f}", file=sys.stderr)
+    if not single_file:  # one input: its one line (the result, or the error) is all there is
+        _report_failures(failures, len(inputs))
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
@@ -371,15 +395,20 @@ def cmd_export_onnx(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     prog = "sr-core" if Path(sys.argv[0]).name == "sr-core" else "python -m sr_core"  # the installed command, or -m
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog=prog, description="Super-resolution toolkit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("upscale", help="upscale image files or folders",
                        epilog="exit status: 0 every image written, 1 some inputs failed (listed on stderr), "
                               "2 bad usage (unknown option or model)")
-    p.add_argument("inputs", nargs="+", help="image files and/or folders")
+    p.add_argument("inputs", nargs="+", help="image files and/or folders (PNG, JPEG, WebP, BMP, TIFF, GIF, TGA, "
+                                             "PPM/PGM; a folder's files with those extensions)")
     p.add_argument("-o", "--output", default=None,
-                   help="output file (one input file; its extension picks the format) or folder (default: beside "
+                   help="output file (one input file; its extension picks the format: .png, .jpg, .webp, .bmp, "
+                        ".tif) or folder (default: beside "
                         "each input as <stem>_<model>_x<scale>.png; a folder F goes to F_<model>_x<scale>/)")
     p.add_argument("--outscale", type=_positive_float, default=None,
                    help="final scale (any factor, e.g. 2 from a 4x model): the model's output is resized with "
@@ -396,7 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {DEFAULT_DETAIL:g})")
     p.add_argument("--scale", type=int, default=None, help="check that the model has this scale")
     p.add_argument("--tile", type=int, default=None, help="tile size in input pixels (default: from free memory; 0: off)")
-    p.add_argument("--tile-overlap", type=int, default=16)
+    p.add_argument("--tile-overlap", type=int, default=16,
+                   help="input pixels by which neighbouring tiles overlap and are blended, so no seam shows "
+                        "(default: 16)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse larger inputs (default: SR_MAX_PIXELS or 16M)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")

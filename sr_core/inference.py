@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .io import ImageLoadError, open_image, split_alpha, to_image, to_tensor
+from .io import ImageLoadError, fill_transparent, open_image, split_alpha, to_image, to_tensor
 from .optimize import cached_prepare
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,9 @@ def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
     """Upscale a PIL image (or a path) by the model's scale factor; returns a PIL image.
 
     The colour part goes through the network; an alpha channel is upscaled
-    separately (bicubic) and put back. Greyscale stays greyscale and 16-bit
+    separately (bicubic) and put back. Fully transparent pixels first take the
+    colour of their visible neighbours (``sr_core.io.fill_transparent``), so the
+    arbitrary colour under them does not bleed into the edge as a dark fringe. Greyscale stays greyscale and 16-bit
     greyscale stays 16-bit; palette and CMYK images come back as RGB(A).
     EXIF orientation is applied before upscaling.
 
@@ -333,6 +335,8 @@ def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
     """
     img = open_image(image, max_pixels=max_pixels)
     colour, alpha = split_alpha(img)
+    if alpha is not None:
+        colour = fill_transparent(colour, alpha)
     scale = model_scale(model)
     out = None
     with torch.inference_mode():

@@ -54,6 +54,34 @@ def check_pixels(width: int, height: int, limit: int | None, name: str = "image"
             f"(set SR_MAX_PIXELS or --max-pixels to change it)")
 
 
+def probe_image(path: str | Path, max_pixels: int | None = -1) -> tuple[int, int]:
+    """Width and height of an image file from its header, without decoding a pixel; raises ImageLoadError
+    (no such file, a folder, empty, not an image, over ``max_pixels``) as ``open_image`` would. Cheap enough
+    to check every input before a model is loaded; a truncated file is only found by ``open_image``."""
+    if max_pixels == -1:
+        max_pixels = config.max_pixels()
+    path = Path(path)
+    if path.is_dir():
+        raise ImageLoadError(f"{path}: is a directory, not an image file")
+    if not path.exists():
+        raise ImageLoadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(f"{path}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                size = img.size
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{path}: not an image format this tool can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageLoadError(f"{path}: refused as a possible decompression bomb ({err})") from None
+    except _DECODE_ERRORS as err:
+        raise ImageLoadError(f"{path}: cannot be read ({err})") from None
+    check_pixels(*size, max_pixels, str(path))
+    return size
+
+
 def open_image(source: str | Path | bytes | Image.Image, max_pixels: int | None = -1) -> Image.Image:
     """Open and fully decode an image, or raise ImageLoadError with the reason.
 
@@ -131,6 +159,41 @@ def split_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     if img.mode in ("RGB", "L") or img.mode in HIGH_BIT_MODES:
         return img, None
     return img.convert("RGB"), None  # CMYK, YCbCr, LAB, HSV, 1
+
+
+def fill_transparent(colour: Image.Image, alpha: Image.Image) -> Image.Image:
+    """``colour`` with every fully transparent pixel (alpha 0) given the colour of the visible pixels nearest it.
+
+    The colour under alpha 0 is arbitrary (often black), and an upscaler that reads neighbourhoods would
+    bleed it into the visible edge as a dark or grey fringe (Real-ESRGAN issues #291, #325). The fill is
+    push-pull: alpha-weighted 2x2 averages down to the coarsest level, then each level's holes take the
+    colour of the level below. Visible pixels are unchanged; RGB and L only (other modes are returned as
+    they are), and an image with no visible pixel is returned as it is.
+    """
+    if colour.mode not in ("RGB", "L"):
+        return colour
+    weight = np.asarray(alpha, dtype=np.float32) / 255.0
+    if weight.min() > 0 or weight.max() == 0:
+        return colour
+    arr = np.asarray(colour, dtype=np.float32)
+    filled = _push_pull(arr if arr.ndim == 3 else arr[..., None], weight)
+    out = np.clip(np.round(filled), 0, 255).astype(np.uint8)
+    return Image.fromarray(out if arr.ndim == 3 else out[..., 0], colour.mode)
+
+
+def _push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(H, W, C) colour with its weight-0 pixels filled from a pyramid of weighted averages (some weight > 0)."""
+    holes = weight <= 0
+    if not holes.any():
+        return colour
+    h, w = weight.shape
+    pad = ((0, h % 2), (0, w % 2))
+    wsum = np.pad(weight, pad).reshape((h + 1) // 2, 2, (w + 1) // 2, 2).sum((1, 3))
+    csum = np.pad(colour * weight[..., None], (*pad, (0, 0))).reshape(
+        (h + 1) // 2, 2, (w + 1) // 2, 2, -1).sum((1, 3))
+    small = _push_pull(csum / np.maximum(wsum, 1e-12)[..., None], np.minimum(wsum, 1.0))
+    up = small.repeat(2, 0).repeat(2, 1)[:h, :w]
+    return np.where(holes[..., None], up, colour)
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:

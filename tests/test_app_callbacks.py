@@ -124,6 +124,36 @@ def test_before_after_pair_has_equal_sizes():
     assert "12×9" in summary and "48×36" in summary and " s" in summary
 
 
+@pytest.mark.parametrize("fmt, other", [("PNG", "JPEG"), ("WebP", "PNG")])
+def test_large_output_gets_a_second_format_its_sizes_and_a_full_size_centre(monkeypatch, fmt, other):
+    """Above LARGE_OUTPUT_PIXELS a PNG also comes as a JPEG (a JPEG or WebP also as a PNG), the summary gives each
+    file's size, and the slider shows the centre PREVIEW_SIDE px at full size (both sides cut alike)."""
+    monkeypatch.setattr(callbacks, "LARGE_OUTPUT_PIXELS", 50 * 40)
+    monkeypatch.setattr(callbacks, "PREVIEW_SIDE", 64)
+    img = photo(30, 20)
+    path, info = callbacks.upscale_image(img, "nearest", fmt=fmt)  # 120 x 80: large here
+    with monkeypatch.context() as m:  # the app's own output may be over Pillow's bomb limit (4000 x 3000 at 4x:
+        m.setattr(Image, "MAX_IMAGE_PIXELS", 4500)  # 192 M > 179 M pixels); it is opened all the same
+        with pytest.raises(Image.DecompressionBombError):
+            Image.open(path)
+        pair, second, summary = callbacks.result_views(img, path, info)
+    with Image.open(second) as alt:
+        assert alt.format == other and alt.size == (120, 80)
+    assert f"{fmt.upper()} " in summary and f"{other} " in summary and summary.count(" MB") == 2
+    before, after = (Image.open(f).convert("RGB") for f in pair)
+    assert before.size == after.size == (64, 64) and "centre 64×64 px" in summary
+    with Image.open(path) as full:
+        expected = full.convert("RGB").crop((28, 8, 92, 72))
+    if fmt == "PNG":  # lossless: the slider's "after" is exactly the centre of the output
+        assert np.array_equal(np.asarray(after), np.asarray(expected))
+    expected_before = img.crop((7, 2, 23, 18)).resize((64, 64), Image.NEAREST)  # nearest: the same pixels
+    assert np.array_equal(np.asarray(before), np.asarray(expected_before))
+    # a small output: one file, the whole image in the slider
+    path, info = callbacks.upscale_image(photo(10, 8), "nearest")
+    pair, second, summary = callbacks.result_views(photo(10, 8), path, info)
+    assert second is None and pair[1] == path and summary.count(" MB") == 1 and "centre" not in summary
+
+
 def test_trained_weights_are_picked_up_when_they_appear(isolated):
     assert "srresnet" not in models.model_choices()
     with pytest.raises(gr.Error) as excinfo:
@@ -189,10 +219,23 @@ def test_decompression_bomb_is_refused_as_too_many_pixels(tmp_path):
         component.preprocess(ImageData(path=str(bomb), orig_name="bomb.png"))
 
 
-def test_default_limit_never_exceeds_sr_core(monkeypatch):
-    assert callbacks.max_pixels() == min(callbacks.DEFAULT_MAX_PIXELS, sr_core.config.max_pixels())
+def test_default_limit_is_the_clis_locally_and_lower_on_a_space(monkeypatch):
+    """Run locally, the app takes what the CLI takes (a 12 Mpx phone photo); on a Space (SPACE_ID set) the
+    default is SPACE_MAX_PIXELS; SR_APP_MAX_PIXELS overrides both; the page states the limit before any upload."""
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert callbacks.max_pixels() == sr_core.config.max_pixels() >= 12_000_000
+    callbacks.check_pixels(4000, 3000)  # a phone photo: accepted
     monkeypatch.setenv("SR_MAX_PIXELS", "5000")
     assert callbacks.max_pixels() == 5000
+    monkeypatch.delenv("SR_MAX_PIXELS")
+    monkeypatch.setenv("SPACE_ID", "owner/space")
+    assert callbacks.max_pixels() == callbacks.SPACE_MAX_PIXELS < sr_core.config.max_pixels()
+    assert "2 megapixels" in ui.models_note(lambda: ["bicubic"]) and "Space" in ui.models_note(lambda: ["bicubic"])
+    demo = ui.build_ui(list_models=lambda: ["bicubic"])
+    label = next(b.label for b in demo.blocks.values() if getattr(b, "elem_id", None) == "upscale-input")
+    assert "up to 2 Mpx" in label
+    monkeypatch.setenv("SR_APP_MAX_PIXELS", "300")
+    assert callbacks.max_pixels() == 300
 
 
 @pytest.mark.parametrize("name", ["", None, "  "])
@@ -383,6 +426,15 @@ def test_upscale_keeps_icc_and_exif(tmp_path):
         assert im.getexif().get(0x010F) == "TestCam" and im.getexif().get(0x0112, 1) == 1
 
 
+def test_webp_too_wide_for_the_format_is_refused_before_any_work():
+    callbacks.check_output_side((4000, 3000), 4, "WebP")  # 16000 px: fits
+    callbacks.check_output_side((5000, 3000), 4, "PNG")
+    with pytest.raises(gr.Error, match="WebP holds at most 16,383 px"):
+        callbacks.check_output_side((5000, 3000), 4, "WebP")
+    with pytest.raises(gr.Error, match="WebP holds at most"):
+        callbacks.upscale_image(Image.new("RGB", (4200, 4), "white"), "nearest", fmt="WebP")
+
+
 def test_bad_scale_or_format_is_a_clear_error():
     for kwargs in ({"out_scale": 5}, {"out_scale": "big"}, {"fmt": "GIF"}):
         with pytest.raises(gr.Error, match="Output scale|Format"):
@@ -434,11 +486,11 @@ def test_unreadable_upload_is_reported_on_upload(tmp_path):
 
 
 def test_new_upload_or_failed_run_clears_the_result():
-    """``cleared`` empties slider/gallery, summary, download and info; the UI runs it on upload, on clear and
-    before every run (so a failed run shows its error with no stale result beside it)."""
+    """The clearing steps empty slider/gallery, summary, downloads and info; the UI runs them on upload, on clear
+    and before every run (so a failed run shows its error with no stale result beside it)."""
     assert callbacks.cleared() == (None, None, None, None)
     demo = ui.build_ui(list_models=lambda: ["bicubic"])
-    clearing = [fn for fn in demo.fns.values() if fn.fn is callbacks.cleared]
+    clearing = [fn for fn in demo.fns.values() if fn.fn in (ui.clear_single, ui.clear_batch, ui.start_batch)]
     triggers = {(t[1]) for fn in clearing for t in fn.targets}
     assert {"upload", "clear", "click"} <= triggers
     ids = {c._id: c for c in demo.blocks.values()}
@@ -458,3 +510,35 @@ def test_import_app_loads_no_model_and_starts_no_server():
     assert models.loaded_models() == 0
     assert not app.demo.is_running and app.demo.local_url is None
     assert len((REPO_ROOT / "app.py").read_text().splitlines()) <= 30
+
+
+# --- issue 26: upload errors at once, hidden empty panels, the Compare default, the header ---------------------
+
+def test_upload_checks_run_queued_so_their_errors_show():
+    """Gradio 6 shows no error toast for an unqueued event: the upload checks must run queued (in their own
+    concurrency group, so they never wait behind a model run); a refused single image is then removed."""
+    demo = ui.build_ui(list_models=lambda: ["bicubic"])
+    checks = [fn for fn in demo.fns.values() if fn.fn in (callbacks.check_upload, callbacks.check_uploads)]
+    assert len(checks) == 3  # Upscale input, the several-files box, the Compare input
+    assert all(fn.queue and fn.concurrency_id == "checks" for fn in checks)
+    removals = [fn for fn in demo.fns.values() if fn.fn is ui.no_image]
+    assert len(removals) == 2 and all(fn.trigger_only_on_failure for fn in removals)
+
+
+def test_empty_result_panels_are_hidden_and_the_header_does_not_promise_x4_only():
+    demo = ui.build_ui(list_models=lambda: ["bicubic"])
+    blocks = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    for elem in ("upscale-gallery", "upscale-zip", "upscale-file", "upscale-other"):
+        assert blocks[elem].visible is False, elem
+    assert blocks["upscale-slider"].visible is not False  # the slider holds the progress bar of a run
+    note = ui.models_note(lambda: ["bicubic"])
+    assert "every model upscales" not in note and "×2" in note and "Lanczos" in note
+    gallery, zip_file, *_ = ui.start_batch()
+    assert gallery.visible is True and zip_file.visible is False  # the gallery carries a run's progress
+
+
+def test_compare_without_a_model_uses_the_presets_default(monkeypatch):
+    asked = []
+    monkeypatch.setattr(models, "compare_default", lambda preset, choices=None: asked.append(preset) or "bicubic")
+    *_, readouts = callbacks.compare_images(photo(40, 40), "", "realistic")
+    assert asked == ["realistic"] and readouts["model"] == "bicubic"

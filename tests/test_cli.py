@@ -76,7 +76,8 @@ def test_upscale_folder_to_folder(cli, tmp_path, bicubic):
     out = tmp_path / "out"
     result = cli("upscale", inputs, "-o", out, "--model", "bicubic", "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "wrote 2 image(s)" in result.stdout
+    assert result.stdout.splitlines() == [f"wrote {out / 'a_bicubic_x4.png'} (40x32)",  # one line per file
+                                          f"wrote {out / 'nested' / 'b_bicubic_x4.png'} (28x36)"]
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
         "a_bicubic_x4.png", "nested/b_bicubic_x4.png"]
     with Image.open(out / "nested" / "b_bicubic_x4.png") as im:
@@ -197,7 +198,7 @@ def test_streams_and_exit_codes_of_a_folder_with_bad_files(cli, tmp_path):
                  "--no-progress")
     assert result.returncode == 1
     _no_traceback(result)
-    assert result.stdout.splitlines() == [f"wrote 1 image(s) to {tmp_path / 'out'}"]
+    assert result.stdout.splitlines() == [f"wrote {tmp_path / 'out' / 'good_bicubic_x4.png'} (24x20)"]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 2 and any("broken.png" in e for e in errors) and any("missing.png" in e for e in errors)
     assert "2 of 3 input(s) failed:" in result.stderr
@@ -205,6 +206,47 @@ def test_streams_and_exit_codes_of_a_folder_with_bad_files(cli, tmp_path):
     ok = cli("upscale", inputs / "good.png", "-o", tmp_path / "one.png", "--model", "bicubic")
     assert ok.returncode == 0 and ok.stderr == ""
     assert ok.stdout.splitlines() == [f"wrote {tmp_path / 'one.png'} (24x20)"]  # one file: one line
+
+
+def test_several_inputs_beside_them_one_line_each(cli, tmp_path):
+    """Without -o, several inputs: one stdout line per written file, with its path (the README's promise)."""
+    for i, name in enumerate(("a.png", "b.jpg", "c.tif", "d.bmp")):  # TIFF and BMP are inputs like any other
+        Image.fromarray(smooth_rgb(6, 5, seed=i)).save(tmp_path / name)
+    result = cli("upscale", *(tmp_path / n for n in ("a.png", "b.jpg", "c.tif", "d.bmp")), "--model", "bicubic",
+                 "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"wrote {tmp_path / f'{n}_bicubic_x4.png'} (24x20)" for n in "abcd"]
+    assert all((tmp_path / f"{n}_bicubic_x4.png").is_file() for n in "abcd")
+
+
+def test_bad_inputs_are_reported_before_any_model_loads(cli, tmp_path, monkeypatch):
+    """A missing or unreadable input is found from its header before the model loads: with no usable input,
+    no model is loaded at all (exit 1, one error per input)."""
+    import sr_core.cli
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(sr_core.cli, "_load", no_loading)
+    (tmp_path / "text.jpg").write_text("not an image")
+    result = cli("upscale", tmp_path / "missing.png", tmp_path / "text.jpg", "--model", "real", "--no-progress")
+    assert result.returncode == 1 and result.stdout == ""
+    _no_traceback(result)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2 and "no such file" in errors[0] and "not an image format" in errors[1]
+
+
+def test_version_and_help_texts(cli):
+    from sr_core import __version__
+
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip().endswith(__version__)
+    import sr_core.cli
+
+    upscale = sr_core.cli.build_parser()._subparsers._group_actions[0].choices["upscale"]
+    helps = {a.dest: a.help for a in upscale._actions}
+    assert helps["tile_overlap"] and "overlap" in helps["tile_overlap"]
+    assert "TIFF" in helps["inputs"] and "BMP" in helps["inputs"]
 
 
 def test_bad_usage_exits_2_with_a_message(cli, tmp_path):

@@ -111,7 +111,8 @@ def test_bicubic_matches_pillow(bicubic, rgb_image):
 
 
 def test_rgba_keeps_upscaled_alpha(bicubic, rgb_image):
-    alpha = Image.fromarray(np.tile(np.linspace(0, 255, rgb_image.width).astype(np.uint8), (rgb_image.height, 1)))
+    # no alpha 0 here: fully transparent pixels get their neighbours' colour first (tests/test_transparency.py)
+    alpha = Image.fromarray(np.tile(np.linspace(1, 255, rgb_image.width).astype(np.uint8), (rgb_image.height, 1)))
     rgba = rgb_image.copy()
     rgba.putalpha(alpha)
     out = upscale(bicubic, rgba)
