@@ -59,8 +59,8 @@ def default_model(choices: list[str] | None = None) -> str:
 
 # A few words per model for the model lists: what each one is for.
 DESCRIPTIONS = {
-    "real": "photos and web images; removes noise and JPEG blocks (GAN detail, adjustable)",
-    "real-psnr": "photos and web images; removes noise and JPEG blocks, smooth (pixel loss)",
+    "real": "phone photos and web JPEGs: removes noise and JPEG blocks; Detail adds GAN texture (not for clean images)",
+    "real-psnr": "phone photos and web JPEGs: removes noise and JPEG blocks, smooth (pixel loss; not for clean images)",
     "fast": "CPU-first network: about 5x faster than srresnet, a little less sharp; clean images",
     "srresnet": "clean images; best PSNR on the paper's benchmark (the SRGAN paper's PSNR network)",
     "srgan": "clean images; sharper texture (GAN), lower PSNR",
