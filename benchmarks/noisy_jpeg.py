@@ -4,8 +4,8 @@ without ruining clean input?
     python -m benchmarks.noisy_jpeg --models bicubic,srresnet,real-psnr --extra mix2=runs/real_psnr_mix2/weights
 
 The noisy LR is not ``sr_core.degradations``' (which made the training data): Pillow bicubic 4x down, Gaussian
-noise (sigma 8/255, seed 0) and JPEG at quality 60 (``noisy_jpeg``; ``tests/test_real_photos.py`` uses the
-same). Y-PSNR per image (4-px border, the 8-bit output) and the clean-Set5 mean (LR by Pillow bicubic).
+noise (sigma 8/255 by default, seed 0) and JPEG (quality 60 by default; ``noisy_jpeg``, ``--sigma``,
+``--quality``; ``tests/test_real_photos.py`` uses sigma 20 and quality 30). Y-PSNR per image (4-px border, the 8-bit output) and the clean-Set5 mean (LR by Pillow bicubic).
 Set5 may guide training; this is where ``weights/real-psnr``'s soup share was chosen.
 """
 
@@ -20,13 +20,13 @@ import torch
 from PIL import Image
 
 
-def noisy_jpeg(hr: Image.Image) -> Image.Image:
-    """Bicubic 4x down, Gaussian noise sigma 8 (of 255, seed 0), JPEG quality 60."""
+def noisy_jpeg(hr: Image.Image, sigma: float = 8.0, quality: int = 60) -> Image.Image:
+    """Bicubic 4x down, Gaussian noise ``sigma`` (of 255, seed 0), JPEG at ``quality``."""
     lr = hr.resize((hr.width // 4, hr.height // 4), Image.BICUBIC)
     rng = np.random.default_rng(0)
-    arr = np.asarray(lr).astype(np.float32) + rng.normal(0, 8, (lr.height, lr.width, 3))
+    arr = np.asarray(lr).astype(np.float32) + rng.normal(0, sigma, (lr.height, lr.width, 3))
     buf = io.BytesIO()
-    Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8)).save(buf, "JPEG", quality=60)
+    Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8)).save(buf, "JPEG", quality=quality)
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.noisy_jpeg", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="bicubic,srresnet,real-psnr")
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH", help="a checkpoint folder")
+    parser.add_argument("--sigma", type=float, default=8.0, help="Gaussian noise sigma, of 255")
+    parser.add_argument("--quality", type=int, default=60, help="JPEG quality")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", default="reports/noisy_jpeg")
     args = parser.parse_args(argv)
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     for path in paths:
         hr = Image.open(path).convert("RGB")
         hr = hr.crop((0, 0, hr.width // 4 * 4, hr.height // 4 * 4))
-        noisy.append((path.stem, to_tensor(noisy_jpeg(hr)), to_tensor(hr)))
+        noisy.append((path.stem, to_tensor(noisy_jpeg(hr, args.sigma, args.quality)), to_tensor(hr)))
     clean_pairs = load_eval_set(config.benchmark_dir("Set5"), 4)
     res = {"argv": list(sys.argv[1:] if argv is None else argv), "results": {}}
     for label, src in entries:
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     names = [p.stem for p in paths]
     lines = ["# Set5 as noisy JPEGs, and clean", "",
              f"Command: `python -m benchmarks.noisy_jpeg {' '.join(res['argv'])}`. Noisy LR: Pillow bicubic 4x down, "
-             "Gaussian noise sigma 8/255 (seed 0), JPEG quality 60; clean LR: Pillow bicubic. Y-PSNR (dB), 4-px "
+             f"Gaussian noise sigma {args.sigma:g}/255 (seed 0), JPEG quality {args.quality}; clean LR: Pillow bicubic. Y-PSNR (dB), 4-px "
              "border.", "", "| model | clean Set5 | noisy mean | " + " | ".join(names) + " |",
              "|---|---:|---:|" + "---:|" * len(names)]
     for label, row in res["results"].items():

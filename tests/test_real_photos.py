@@ -1,10 +1,16 @@
 """The shipped ``real`` models on a noisy JPEG, the case they exist for (the real-photos issue).
 
-A Set5 image is made into a "real" low-quality photo by hand, not by ``sr_core.degradations``: Pillow bicubic
-4x down, Gaussian noise (sigma 8/255, fixed seed) and JPEG at quality 60.
-On it ``real-psnr`` (the smooth end of ``real``) is closer to the original than bicubic and srresnet (Y-PSNR;
-measured 29.58 vs 29.44 and 28.95 dB) and does not sharpen the noise and the 8x8 blocks as srresnet does: the
-high-frequency energy of its output (the output minus its 3x3 box blur) is below srresnet's. (``real`` at
+A Set5 image is made into a low-quality photo by hand, not by ``sr_core.degradations``: Pillow bicubic 4x down,
+Gaussian noise (sigma 20/255, fixed seed) and JPEG at quality 30, as noisy and blocky as the web JPEGs of
+``cats_dogs``. On it ``real-psnr`` (the smooth end of ``real``) is closer to the original than bicubic and
+srresnet (Y-PSNR on baby; measured 27.90 vs 27.08 and 26.24 dB) and does not sharpen the noise and the 8x8
+blocks as srresnet does: the high-frequency energy of its output (the output minus its 3x3 box blur) is below
+srresnet's.
+
+On mild damage (sigma 8, quality 60) real-psnr is now *below* bicubic (28.55 vs 29.44 dB on baby): since the
+real-photos issue it is trained on Real-ESRGAN's full degradation only, and smooths what is left of fine detail
+along with the noise. Clean and nearly clean input is ``fast``'s and ``srresnet``'s job.
+(``python -m benchmarks.noisy_jpeg --sigma 20 --quality 30`` gives all of Set5.) (``real`` at
 detail 1, the GAN, puts back as much high frequency as srgan does, texture and some noise alike; the README's
 grid shows it. That is what the detail control is for.)
 
@@ -40,7 +46,7 @@ def outputs():
         pytest.skip(f"{path} absent")
     hr = Image.open(path).convert("RGB")
     hr = hr.crop((0, 0, hr.width // 4 * 4, hr.height // 4 * 4))
-    lr = to_tensor(noisy_jpeg(hr))
+    lr = to_tensor(noisy_jpeg(hr, sigma=20, quality=30))
     out = {"hr": to_tensor(hr), "bicubic": upscale_tensor(load_model("bicubic"), lr)}
     with torch.no_grad():
         for name in NAMES:
@@ -50,8 +56,8 @@ def outputs():
 
 def test_real_psnr_is_closer_to_the_original_than_bicubic_and_srresnet(outputs):
     score = {k: float(psnr((v * 255).round() / 255, outputs["hr"], 4)) for k, v in outputs.items() if k != "hr"}
-    assert score["real-psnr"] > score["bicubic"], score
-    assert score["real-psnr"] > score["srresnet"] + 0.3, score
+    assert score["real-psnr"] > score["bicubic"] + 0.3, score
+    assert score["real-psnr"] > score["srresnet"] + 0.8, score
 
 
 def test_real_psnr_does_not_sharpen_noise_and_blocks(outputs):

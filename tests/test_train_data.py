@@ -126,3 +126,26 @@ def test_tiny_run_with_blur_degradation(photos, tmp_path):
     assert val and all(r["degradation"] == "blur" for r in val)
     card = json.loads((run / "weights" / "config.json").read_text())
     assert card["degradation"] == "blur" and card["training"]["blur_sigma"] == 1.6
+
+
+def test_tiny_run_with_real_degradation_in_a_loader_worker(photos, tmp_path):
+    """``--workers=1`` with the real degradations trains instead of hanging.
+
+    The validation pairs are degraded with OpenCV in the parent before the worker forks; a worker that then set
+    OpenCV's thread count waited forever for pool threads it did not have (seen with ``train.real
+    --recipe=cpu-gan``). The timeout turns such a hang into a failure.
+    """
+    from sr_core import config
+
+    data = config.data_root()
+    if not (data / "sr_benchmark" / "Set5" / "HR").is_dir():
+        pytest.skip("Set5 not found (shared data absent)")
+    folder, _ = photos
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SR_DATA_ROOT": str(data), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "train.srresnet", "--tiny", "--no-progress", "--no-plot", "--max_iters=2",
+           f"--train_dirs={folder}", "--degradation=real", "--workers=1", "--name=worker"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [json.loads(line) for line in (tmp_path / "runs" / "worker" / "metrics.jsonl").read_text().splitlines()
+            if line.strip()]
+    assert [r["iter"] for r in rows if r["kind"] == "train"][-1] == 2

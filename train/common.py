@@ -402,11 +402,13 @@ def _content_loss(cfg: TrainConfig) -> ContentLoss:
         raise SystemExit(f"content loss: {err}") from None
 
 
-def _one_thread_worker(_worker_id: int) -> None:
-    """A loader worker computes one sample at a time: OpenCV's own thread pool (the real degradations) would
-    only oversubscribe the cores that the other workers use."""
-    if "cv2" in sys.modules:
-        sys.modules["cv2"].setNumThreads(1)
+def _opencv_one_thread() -> None:
+    """Loader workers compute one sample at a time: OpenCV's own thread pool (the real degradations) would only
+    oversubscribe the cores that the other workers use. Set in the parent, before the workers fork: calling
+    ``cv2.setNumThreads`` inside a forked worker waits for pool threads that were not copied, and hangs."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def _discriminator(cfg: TrainConfig, generator: torch.nn.Module) -> torch.nn.Module:
@@ -531,10 +533,12 @@ def run(cfg: TrainConfig) -> dict:
 
     dataset = SRTrainSet([data_root / d for d in cfg.train_dirs.split(",")], cfg.crop_size, cfg.scale,
                          cfg.degradation, seed=cfg.seed, blur_sigma=cfg.blur_sigma, mix=cfg.mix or None)
+    if cfg.workers:
+        _opencv_one_thread()
     loader = DataLoader(dataset, batch_sampler=StepSampler(cfg.batch_size, start, rank, world),
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
                         pin_memory=cfg.pin_memory and device.type == "cuda",
-                        prefetch_factor=4 if cfg.workers else None, worker_init_fn=_one_thread_worker)
+                        prefetch_factor=4 if cfg.workers else None)
     # validation LR is made with the training degradation (bicubic or blur), so PSNR measures the task trained for
     val_pairs = validation_pairs(cfg, data_root) if main_rank else []
     # a mix of clean and real LR: also the clean task, which such a model must not lose

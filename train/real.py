@@ -71,6 +71,13 @@ RECIPES = {
                     content_weight=4.0, adv_weight=0.1, usm_hr=True, crop_size=256, batch_size=32, amp="bf16",
                     workers=11, threads=2, device="cuda", max_iters=200_000, val_every=500, ckpt_every=500,
                     snapshots=True),
+    # continue the GAN stage between GPU leases, on 2 CPU threads: from the shipped weights/real (a fresh
+    # discriminator: the lease's is not kept), the lease's losses and degradation at CPU size (128 px, batch 8);
+    # resume with --resume, stop any time (checkpoints every 250 iterations, snapshots for choosing)
+    "cpu-gan": dict(name="real_gan_cpu", model="real", stage="gan", init_from="real", degradation="real",
+                    discriminator="unet", d_features=64, lr=1e-4, schedule="constant", pixel_weight=1.0,
+                    content_weight=4.0, adv_weight=0.1, usm_hr=True, crop_size=128, batch_size=8, amp="bf16",
+                    workers=1, threads=2, max_iters=200_000, val_every=500, ckpt_every=250, snapshots=True),
 }
 
 if __name__ == "__main__":
