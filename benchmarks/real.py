@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"wrote {path}")
         return {"grid": str(path)}
 
-    from sr_core import count_parameters
+    from sr_core import count_parameters, load_model
     from train.benchmark import machine_info
 
     from benchmarks.niqe import niqe
@@ -255,7 +255,9 @@ def main(argv: list[str] | None = None) -> dict:
               "hr_niqe": sum(niqe(hr) for _, _, hr in first) / len(first), "results": {}}
     for label, load in entries:
         model = load()
-        row = {"parameters": count_parameters(model), "sets": {}}
+        # a detail blend runs merged (FastSR.reparameterize); it is counted as trained, like the models it blends
+        counted = load_model(label.partition("@")[0]) if "@" in label else model
+        row = {"parameters": count_parameters(counted), "sets": {}}
         for s, pairs in sets.items():
             row["sets"][s] = evaluate(model, pairs)
             r = row["sets"][s]

@@ -41,8 +41,8 @@ from typing import Callable, Iterator
 from torch import nn
 
 # what sr-core video uses unless told: real-psnr, i.e. real at detail 0. Of the models made for compressed,
-# noisy input it flickers least (1.41x bicubic's frame-to-frame change on a panned still, against 1.60x for the
-# photo default real@0.5 and 1.88x for the GAN alone: reports/video/flicker.md), at fast's speed
+# noisy input it flickers least (0.81x bicubic's frame-to-frame change on a panned still, against 0.94x for the
+# photo default real@0.5 and 1.33x for the GAN alone: reports/video/flicker.md), at fast's speed
 DEFAULT_VIDEO_MODEL = "real-psnr"
 DEFAULT_CHUNK_FRAMES = 48      # frames per resumable chunk (1.6 s at 30 fps; at most this much is redone)
 DEFAULT_CRF = 18               # x264 quality: visually near lossless
