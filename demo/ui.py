@@ -8,6 +8,8 @@ Public API endpoints (``gradio_client``):
 * ``/upscale_files`` (files, model, scale=4, format="PNG", detail=0.5) -> (gallery of outputs, one zip, info)
 * ``/compare`` (image, model, preset) -> (LR enlarged, bicubic, SR, HR, readouts dict); preset standard,
   realistic or catdog32
+* ``/upscale_video`` (video, model="real-psnr", scale=4, detail=0.5) -> (MP4 to play, the MP4 to download, summary
+  Markdown); every frame upscaled, the sound and frame timing kept (``demo/video.py``, ``sr_core.video``)
 
 Every other event (page-load refresh of the model list, the before/after
 slider, the readout text, zoom) is private (``api_visibility="private"``).
@@ -25,6 +27,7 @@ from sr_core.detail import DEFAULT_DETAIL, DETAIL_PAIRS, DETAIL_STEP
 
 from . import callbacks, models
 from . import community as own
+from . import video as vid
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 EXAMPLES = [  # (file, compare preset, label)
@@ -132,6 +135,16 @@ def clear_single() -> tuple:
     return None, "", gr.File(value=None, visible=False), gr.File(value=None, visible=False), None
 
 
+def clear_video() -> tuple:
+    """A new or cleared clip, or the start of a run: the player, summary and (hidden) download are emptied."""
+    return None, "", gr.File(value=None, visible=False)
+
+
+def no_video() -> tuple:
+    """Removes a refused clip from its input, and the line that described the previous one."""
+    return None, ""
+
+
 def clear_batch() -> tuple:
     """A new or cleared multi-file upload: the gallery and the zip are emptied and hidden, as are summary and info."""
     return gr.Gallery(value=None, visible=False), gr.File(value=None, visible=False), "", None
@@ -165,14 +178,15 @@ def models_note(list_models: Callable[[], list[str]] = models.model_choices) -> 
 
 def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callable = callbacks.compare_images, *,
              list_models: Callable[[], list[str]] = models.model_choices,
-             examples_dir: Path = EXAMPLES_DIR) -> gr.Blocks:
-    """The two-tab app.
+             examples_dir: Path = EXAMPLES_DIR, video_fn: Callable = vid.upscale_video) -> gr.Blocks:
+    """The three-tab app: Upscale, Compare, Video.
 
     Args:
         upscale_fn: ``(image, model_name, progress=..., out_scale=..., fmt=..., detail=...) -> (path, info)``.
         compare_fn: ``(image, model_name, preset, progress=...) -> (lr, bicubic, sr, hr, readouts)``.
         list_models: returns the model names to offer; called at build time and on every page load.
         examples_dir: folder holding the example images named in ``EXAMPLES``.
+        video_fn: ``(video, model_name, out_scale=..., detail=..., progress=...) -> (mp4, mp4, summary)``.
     """
     choices = list_models()
     examples = [(examples_dir / f, preset, label) for f, preset, label in EXAMPLES if (examples_dir / f).is_file()]
@@ -187,6 +201,9 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
 
     def model_shown(model_name):  # the detail slider (real only) and the line on what the model is for
         return gr.Slider(visible=str(model_name) in DETAIL_PAIRS), gr.Dropdown(info=model_info(model_name))
+
+    def upscale_video(video, model_name, scale=4, detail=DEFAULT_DETAIL, progress=gr.Progress()):
+        return video_fn(video, model_name, out_scale=scale, detail=detail, progress=progress)
 
     def compare(image, model_name, preset, progress=gr.Progress()):
         return compare_fn(image, model_name, preset, progress=progress)
@@ -207,9 +224,11 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
 
     def refresh():
         names = list_models()
-        up, cmp = models.default_model(names), models.compare_default("standard", names)
+        up, cmp, video = (models.default_model(names), models.compare_default("standard", names),
+                          vid.default_model(names))
         return (gr.Dropdown(choices=names, value=up, info=model_info(up)),
-                gr.Dropdown(choices=names, value=cmp, info=model_info(cmp)), models_note(list_models))
+                gr.Dropdown(choices=names, value=cmp, info=model_info(cmp)), models_note(list_models),
+                gr.Dropdown(choices=names, value=video, info=model_info(video)))
 
     def preset_model(preset):  # the Compare tab's model follows its preset (models.compare_default)
         names = list_models()
@@ -314,7 +333,27 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
             with gr.Accordion("Readouts (JSON, as the /compare API returns them)", open=False):
                 cmp_json = gr.JSON(label="Readouts", elem_id="compare-json")
 
-        # Public API: the two model events (they share one queue: one model run at a time).
+        with gr.Tab("Video", id="video"):
+            gr.Markdown(vid.limit_text(), elem_id="video-limit")
+            with gr.Row():
+                with gr.Column(scale=1, min_width=280):
+                    vid_in = gr.Video(label="Input video", sources=["upload"], height=300, elem_id="video-input")
+                    vid_clip = gr.Markdown(elem_id="video-clip")  # the upload check's line on the clip
+                    vid_model = model_dropdown(choices, vid.default_model(choices), elem_id="video-model")
+                    vid_detail = gr.Slider(0, 1, value=DEFAULT_DETAIL, step=DETAIL_STEP, label="Detail",
+                                           info="0: smooth and steadiest (real-psnr) … 1: GAN texture, flickers most",
+                                           visible=vid.default_model(choices) in DETAIL_PAIRS,
+                                           elem_id="video-detail")
+                    vid_scale = gr.Radio([(f"×{s}", s) for s in callbacks.OUTPUT_SCALES], value=4,
+                                         label="Output scale", elem_id="video-scale")
+                    vid_btn = gr.Button("Upscale video", variant="primary", elem_id="video-button")
+                with gr.Column(scale=2):
+                    vid_out = gr.Video(label="Upscaled", interactive=False, height=480, elem_id="video-output")
+                    vid_summary = gr.Markdown(elem_id="video-summary")
+                    vid_file = gr.File(label="Download (MP4)", interactive=False, visible=False,
+                                       elem_id="video-file")
+
+        # Public API: the model events (they share one queue: one model run at a time).
         # A new upload, a cleared input or a new run first clears the previous result, its summary and its
         # download links, so a failed run never leaves the last one on the page beside its error.
         single_outputs = [up_slider, up_summary, up_file, up_other, up_info]
@@ -348,6 +387,21 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
               queue=False, show_progress="hidden")
         cmp_in.upload(callbacks.check_upload, [cmp_in], None, **checks).failure(
             no_image, None, [cmp_in], api_visibility="private", queue=False, show_progress="hidden")
+        video_outputs = [vid_out, vid_summary, vid_file]
+        vid_btn.click(clear_video, None, video_outputs, api_visibility="private", queue=False,
+                      show_progress="hidden").then(
+            upscale_video, [vid_in, vid_model, vid_scale, vid_detail], [vid_out, vid_file, vid_summary],
+            api_name="upscale_video",
+            api_description="Upscale a video (scale 2, 3 or 4) to an MP4 with its sound; returns the MP4 (twice: "
+                            "player and download) and a summary line.",
+            show_progress_on=[vid_out], concurrency_id="model").success(
+            lambda: gr.File(visible=True), None, [vid_file], api_visibility="private", queue=False,
+            show_progress="hidden")
+        vid_in.upload(vid.check_upload, [vid_in], [vid_clip], **checks).failure(
+            no_video, None, [vid_in, vid_clip], api_visibility="private", queue=False, show_progress="hidden")
+        gr.on([vid_in.upload, vid_in.clear], clear_video, None, video_outputs, api_visibility="private",
+              queue=False, show_progress="hidden")
+        vid_in.clear(lambda: "", None, [vid_clip], api_visibility="private", queue=False, show_progress="hidden")
         cmp_btn.click(compare, [cmp_in, cmp_model, cmp_preset], [*viewers, cmp_json], api_name="compare",
                       api_description="Treat the image as HR, make the LR, compare bicubic and the model; returns "
                                       "LR (enlarged), bicubic, SR, HR and the readouts (PSNR, SSIM, cat/dog).",
@@ -358,6 +412,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         # Private helpers.
         up_model.change(model_shown, [up_model], [up_detail, up_model], api_visibility="private", queue=False,
                         show_progress="hidden")
+        vid_model.change(model_shown, [vid_model], [vid_detail, vid_model], api_visibility="private", queue=False,
+                         show_progress="hidden")
         cmp_model.change(lambda name: gr.Dropdown(info=model_info(name)), [cmp_model], [cmp_model],
                          api_visibility="private", queue=False, show_progress="hidden")
         cmp_preset.change(preset_model, [cmp_preset], [cmp_model], api_visibility="private", queue=False,
@@ -367,14 +423,15 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         for viewer in viewers:
             viewer.select(click_zoom, [*viewers, zoom_f], [zoom_x, zoom_y, *crops], api_visibility="private",
                           show_progress="hidden", queue=False)
-        demo.load(refresh, None, [up_model, cmp_model, note], api_visibility="private", queue=False)
+        demo.load(refresh, None, [up_model, cmp_model, note, vid_model], api_visibility="private", queue=False)
 
         def add_own_model(path):  # an uploaded model joins this page's lists (demo/community.py)
             name = own.add_upload(path)
             names = [*list_models(), name]
             return (gr.Dropdown(choices=names, value=name, info=model_info(name)),
+                    gr.Dropdown(choices=names, value=name, info=model_info(name)),
                     gr.Dropdown(choices=names, value=name, info=model_info(name)))
 
-        own_model.upload(add_own_model, [own_model], [up_model, cmp_model], api_visibility="private",
+        own_model.upload(add_own_model, [own_model], [up_model, cmp_model, vid_model], api_visibility="private",
                          concurrency_id="model")
     return demo

@@ -367,7 +367,7 @@ def test_zoom_crops():
 
 # --- UI ------------------------------------------------------------------------------------------------
 
-def test_build_ui_with_fakes_exposes_two_endpoints():
+def test_build_ui_with_fakes_exposes_the_public_endpoints():
     calls = []
 
     def fake_upscale(image, model_name, progress=None, **kwargs):
@@ -377,9 +377,9 @@ def test_build_ui_with_fakes_exposes_two_endpoints():
     demo = ui.build_ui(fake_upscale, list_models=lambda: ["bicubic"])
     assert isinstance(demo, gr.Blocks)
     endpoints = demo.get_api_info()["named_endpoints"]
-    assert sorted(endpoints) == ["/compare", "/upscale", "/upscale_files"]
+    assert sorted(endpoints) == ["/compare", "/upscale", "/upscale_files", "/upscale_video"]
     public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    assert sorted(public) == ["compare", "upscale", "upscale_files"]
+    assert sorted(public) == ["compare", "upscale", "upscale_files", "upscale_video"]
     for name in ("/upscale", "/upscale_files"):  # scale and format: optional, with defaults
         params = {p["parameter_name"]: p for p in endpoints[name]["parameters"]}
         assert params["scale"]["parameter_has_default"] and params["scale"]["parameter_default"] == 4

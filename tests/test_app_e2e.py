@@ -55,7 +55,7 @@ def client(server, tmp_path_factory):
 
 def test_only_the_public_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert sorted(api["named_endpoints"]) == ["/compare", "/upscale", "/upscale_files"]
+    assert sorted(api["named_endpoints"]) == ["/compare", "/upscale", "/upscale_files", "/upscale_video"]
     assert not api["unnamed_endpoints"]
 
 
@@ -126,3 +126,22 @@ def test_bad_requests_give_clear_errors_and_the_server_keeps_serving(client, tmp
         assert expected in str(excinfo.value), (endpoint, args[1:], str(excinfo.value))
     png, info = client.predict(handle_file(small), "nearest", api_name="/upscale")  # still serving
     assert Image.open(png).size == tuple(4 * s for s in Image.open(small).size)
+
+
+def test_upscale_video(client, tmp_path):
+    """``/upscale_video``: a clip of 7 frames with sound in, the MP4 at 4x (twice: player and download) and its
+    summary out; a file that is not a video gives a one-line error."""
+    av = pytest.importorskip("av")
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", size=(32, 24))
+    player, download, summary = client.predict(handle_file(str(clip)), "bicubic", 4, api_name="/upscale_video")
+    for path in (player, download):
+        with av.open(str(path)) as c:
+            assert [(f.width, f.height) for f in c.decode(video=0)] == [(128, 96)] * 7
+            assert c.streams.audio[0].codec_context.name == "aac"
+    assert "**7** frames" in summary and "aac copied" in summary
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("this is not a video")
+    with pytest.raises(AppError, match="notes.mp4: not a video"):
+        client.predict(handle_file(str(not_video)), "bicubic", api_name="/upscale_video")
