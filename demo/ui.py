@@ -397,11 +397,11 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
             show_progress_on=[vid_out], concurrency_id="model").success(
             lambda: gr.File(visible=True), None, [vid_file], api_visibility="private", queue=False,
             show_progress="hidden")
-        vid_in.upload(vid.check_upload, [vid_in], [vid_clip], **checks).failure(
+        # on change, not upload only: a clip trimmed in the browser (the player's scissors) is checked again too
+        vid_in.change(vid.check_upload, [vid_in], [vid_clip], **checks).failure(
             no_video, None, [vid_in, vid_clip], api_visibility="private", queue=False, show_progress="hidden")
         gr.on([vid_in.upload, vid_in.clear], clear_video, None, video_outputs, api_visibility="private",
               queue=False, show_progress="hidden")
-        vid_in.clear(lambda: "", None, [vid_clip], api_visibility="private", queue=False, show_progress="hidden")
         cmp_btn.click(compare, [cmp_in, cmp_model, cmp_preset], [*viewers, cmp_json], api_name="compare",
                       api_description="Treat the image as HR, make the LR, compare bicubic and the model; returns "
                                       "LR (enlarged), bicubic, SR, HR and the readouts (PSNR, SSIM, cat/dog).",

@@ -230,4 +230,10 @@ def summary(name: str, detail: float | None, scale: int, info: VideoInfo, result
     fps = result.frames / seconds if seconds > 0 else math.inf
     return (f"**{name}**{with_detail} ×{scale}: {info.width}×{info.height} → **{ow}×{oh}** px, "
             f"**{result.frames}** frames at {rate:.4g} fps in **{seconds:.1f} s** ({fps:.2f} frames/s) on "
-            f"{models.device()}; audio: {sound}; MP4 {dst.stat().st_size / 2 ** 20:.1f} MB")
+            f"{models.device()}; audio: {sound}; MP4 {_file_size(dst)}")
+
+
+def _file_size(path: Path) -> str:
+    """As the download box counts it: KB below a megabyte, else MB (of 1024)."""
+    size = path.stat().st_size
+    return f"{size / 2 ** 10:.1f} KB" if size < 2 ** 20 else f"{size / 2 ** 20:.1f} MB"
