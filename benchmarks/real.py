@@ -3,7 +3,7 @@
     python -m benchmarks.real                          # all of BSD100, every model with weights, the peer
     python -m benchmarks.real --limit 10 --threads 1   # a smoke run in about a minute
     python -m benchmarks.real --models bicubic,srresnet --extra real=runs/real/weights
-    python -m benchmarks.real --grid default --out reports/real      # the README's grid (real low-quality photos)
+    python -m benchmarks.real --grid default --out reports/real      # a grid of real low-quality photos (train split)
     python -m benchmarks.real --grid photo1.jpg,photo2.jpg --grid-models bicubic,srresnet,srgan,peer:realesr-general-x4v3
 
 Test sets: each BSD100 HR image (``sr_core.config.benchmark_dir("BSD100")``,

@@ -446,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output .mp4 (default: beside the input as <stem>_<model>_x<scale>.mp4)")
     p.add_argument("--model", default=None,
                    help="as for upscale (default: real-psnr, the steadiest of the models for compressed, noisy "
-                        "input; see README, Video)")
+                        "input; see docs/video.md)")
     p.add_argument("--detail", type=float, default=None,
                    help=f"real only (alone: --model real): 0 (smooth, real-psnr) to 1 (GAN texture, flickers most); "
                         f"photos default to {DEFAULT_DETAIL:g}")

@@ -209,7 +209,7 @@ def test_streams_and_exit_codes_of_a_folder_with_bad_files(cli, tmp_path):
 
 
 def test_several_inputs_beside_them_one_line_each(cli, tmp_path):
-    """Without -o, several inputs: one stdout line per written file, with its path (the README's promise)."""
+    """Without -o, several inputs: one stdout line per written file, with its path (what docs/cli.md promises)."""
     for i, name in enumerate(("a.png", "b.jpg", "c.tif", "d.bmp")):  # TIFF and BMP are inputs like any other
         Image.fromarray(smooth_rgb(6, 5, seed=i)).save(tmp_path / name)
     result = cli("upscale", *(tmp_path / n for n in ("a.png", "b.jpg", "c.tif", "d.bmp")), "--model", "bicubic",

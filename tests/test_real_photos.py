@@ -11,8 +11,8 @@ On mild damage (sigma 8, quality 60) real-psnr is now *below* bicubic (28.55 vs 
 real-photos issue it is trained on Real-ESRGAN's full degradation only, and smooths what is left of fine detail
 along with the noise. Clean and nearly clean input is ``fast``'s and ``srresnet``'s job.
 (``python -m benchmarks.noisy_jpeg --sigma 20 --quality 30`` gives all of Set5.) (``real`` at
-detail 1, the GAN, puts back as much high frequency as srgan does, texture and some noise alike; the README's
-grid shows it. That is what the detail control is for.)
+detail 1, the GAN, puts back as much high frequency as srgan does, texture and some noise alike; the grid in
+docs/real-photos.md (reports/real_photos/grid.png) shows it. That is what the detail control is for.)
 
 Skipped when the weights or Set5 are absent.
 """
