@@ -243,8 +243,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         return callbacks.batch_summary(info), gr.File(visible=True)
 
     with gr.Blocks(title="Super-resolution", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
-        gr.Markdown("# Super-resolution\nUpscale a photo with a trained network or a classical filter, "
-                    "or compare them against a ground truth.")
+        gr.Markdown("# Super-resolution\nUpscale a photo or a video clip with a trained network or a "
+                    "classical filter, or compare them against a ground truth.")
         note = gr.Markdown(models_note(list_models), elem_id="models-note")
 
         with gr.Tab("Upscale", id="upscale"):
