@@ -128,7 +128,7 @@ def auto_dtype(device: torch.device) -> torch.dtype | None:
     """What ``dtype="auto"`` runs the convolutions in: float16 on CUDA, bfloat16 on a CPU with native bfloat16
     matrix instructions (:func:`has_fast_bfloat16`: AMX, or AVX512-BF16), float32 (None) elsewhere.
 
-    bfloat16 made the shipped models 1.6-2.3x faster on this project's 2-core AMX Xeon and 1.3-1.6x on its 2-core
+    bfloat16 made the shipped models 1.6-2.3x faster on this project's 2-core AMX Xeon and 1.47-1.96x on its 2-core
     AMD EPYC with AVX512-BF16 (no AMX), and moved their Set5 and Set14 PSNR by hundredths of a dB at most
     (``python -m benchmarks.precision``; ``reports/precision/``, ``reports/precision_epyc/``). Without those
     instructions oneDNN emulates bfloat16 and can be slower than float32 (``reports/bench/``), so it is not
