@@ -3,13 +3,14 @@
     python -m train.real --recipe=psnr --train_dirs=sr_train,DEST     # real-psnr: L1 on the mixed degradation
     python -m train.real --recipe=gan --train_dirs=sr_train,DEST      # real: GAN fine-tuning of weights/real-psnr
     python -m train.real --recipe=psnr --name=real_psnr --resume      # continue after a kill
+    python -m train.real --recipe=cpu-gan --train_dirs=sr_train,DEST  # the GAN stage between GPU leases
 
-What ships was made in four pixel stretches and one GAN run (the model cards give the commands):
-``--recipe=psnr --degradation=real`` (3,000 iterations from ``weights/fast``), then on ``real-mix``
-``--init_from=real-psnr --max_iters=2000`` (its default shares), 2,500 iterations with
-``--mix=bicubic:0.5,real-mild:0.2,real:0.3`` and 1,500 with ``--mix=bicubic:0.7,real-mild:0.1,real:0.2
---lr=1e-4``; ``real`` is ``--recipe=gan`` from the second stretch, its adversarial weight raised from 0.03 to
-0.1 after 1,914 iterations (``--resume --adv_weight=0.1``), on degraded Set14's NIQE.
+What ships came from two GPU leases (``train/lease.sh``; the model cards give the commands): ``--recipe=gpu-psnr``
+(1,653 iterations, every sample degraded by the full ``real`` model, no clean share: the real-photos issue
+dropped the clean-image guard) and ``--recipe=gpu-gan`` (2,770 iterations in two stretches). Between leases
+``--recipe=cpu-gan`` continues the GAN on 2 CPU threads from ``train/checkpoints/real-gan-cpu`` (its README says
+where it stands and why it is not shipped yet). The older CPU recipes below (``psnr``, ``gan``) made the
+previous, mix-trained pair.
 
 (``DEST``: ``bash train/fetch_wallpapers.sh DEST``.) LR patches come from ``sr_core.degradations``'
 second-order model, drawn in one loader worker (about a tenth of a training step,
@@ -71,10 +72,12 @@ RECIPES = {
                     content_weight=4.0, adv_weight=0.1, usm_hr=True, crop_size=256, batch_size=32, amp="bf16",
                     workers=11, threads=2, device="cuda", max_iters=200_000, val_every=500, ckpt_every=500,
                     snapshots=True),
-    # continue the GAN stage between GPU leases, on 2 CPU threads: from the shipped weights/real (a fresh
-    # discriminator: the lease's is not kept), the lease's losses and degradation at CPU size (128 px, batch 8);
-    # resume with --resume, stop any time (checkpoints every 250 iterations, snapshots for choosing)
-    "cpu-gan": dict(name="real_gan_cpu", model="real", stage="gan", init_from="real", degradation="real",
+    # continue the GAN stage between GPU leases, on 2 CPU threads: from where the last session left it
+    # (train/checkpoints/real-gan-cpu, its README; a fresh discriminator, whose state is not kept in git), the
+    # lease's losses and degradation at CPU size (128 px, batch 8); --resume after a kill, stop any time
+    # (checkpoints every 250 iterations, snapshots for choosing with benchmarks.real_photos --split train)
+    "cpu-gan": dict(name="real_gan_cpu", model="real", stage="gan", init_from="train/checkpoints/real-gan-cpu",
+                    degradation="real",
                     discriminator="unet", d_features=64, lr=1e-4, schedule="constant", pixel_weight=1.0,
                     content_weight=4.0, adv_weight=0.1, usm_hr=True, crop_size=128, batch_size=8, amp="bf16",
                     workers=1, threads=2, max_iters=200_000, val_every=500, ckpt_every=250, snapshots=True),
