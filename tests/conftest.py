@@ -7,6 +7,7 @@ when they are absent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -274,3 +275,38 @@ def run_python(cwd, *args: str, timeout: float = 1500) -> str:
                           timeout=timeout)
     assert proc.returncode == 0, f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
+
+
+# --- the app in headless Chromium (tests/test_app_browser*.py) ----------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@contextlib.contextmanager
+def isolated_app(root: Path, **env: str):
+    """``python app.py`` on a free port with classical models only (an empty weights folder) and its own temp
+    folders under ``root``, plus ``env``; yields its URL and always stops it."""
+    from benchmarks.app_server import running_app
+
+    for sub in ("weights", "tmp", "gradio"):
+        (root / sub).mkdir(exist_ok=True)
+    env = {"SR_WEIGHTS_DIR": str(root / "weights"), "SR_DEVICE": "cpu", "TMPDIR": str(root / "tmp"),
+           "GRADIO_TEMP_DIR": str(root / "gradio"), **env}
+    with running_app(root / "server.log", env, timeout=120) as (_, url):
+        yield url
+
+
+@contextlib.contextmanager
+def chromium_page(url: str, timeout_ms: int):
+    """One page of headless Debian Chromium on ``url`` (1400 x 1000); the browser is always closed."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(timeout_ms)
+            page.goto(url, wait_until="domcontentloaded")
+            yield page
+        finally:
+            browser.close()

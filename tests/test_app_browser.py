@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.app_server import running_app  # noqa: E402
+from conftest import CHROMIUM, chromium_page, isolated_app  # noqa: E402
+
 PHOTO = REPO_ROOT / "demo" / "examples" / "bird_bsd100.png"
 TIMEOUT_MS = 120_000  # generous: the machine may be busy
 MAX_PIXELS = 200_000  # the server's SR_APP_MAX_PIXELS: the examples (240 x 240 at most) fit, a 600 x 400 image not
@@ -33,29 +33,14 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``python app.py`` on a free port (classical models only, empty weights folder); always stopped."""
-    root = tmp_path_factory.mktemp("app_browser")
-    for sub in ("weights", "tmp", "gradio"):
-        (root / sub).mkdir()
-    env = {"SR_WEIGHTS_DIR": str(root / "weights"), "SR_DEVICE": "cpu", "TMPDIR": str(root / "tmp"),
-           "GRADIO_TEMP_DIR": str(root / "gradio"), "SR_APP_MAX_PIXELS": str(MAX_PIXELS)}
-    with running_app(root / "server.log", env, timeout=120) as (_, url):
+    with isolated_app(tmp_path_factory.mktemp("app_browser"), SR_APP_MAX_PIXELS=str(MAX_PIXELS)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(server, wait_until="domcontentloaded")
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(server, TIMEOUT_MS) as page:
+        yield page
 
 
 def test_compare_tab_shows_results_and_a_numeric_psnr(page):

@@ -107,8 +107,8 @@ def test_validation_pairs_use_the_training_degradation(photos):
             assert diff.mean() <= 1.0 and diff.max() <= 4
 
 
-def test_tiny_run_with_blur_degradation(photos, tmp_path):
-    """``train.srresnet --degradation=blur`` runs, validates with blur and ships a card that says blur."""
+def _tiny_run(photos, tmp_path: Path, *args: str, timeout: float = 1500) -> Path:
+    """``train.srresnet --tiny --max_iters=2`` on the test photos in a subprocess; returns its run folder."""
     from sr_core import config
 
     data = config.data_root()
@@ -117,10 +117,16 @@ def test_tiny_run_with_blur_degradation(photos, tmp_path):
     folder, _ = photos
     env = {**os.environ, "PYTHONPATH": str(REPO), "SR_DATA_ROOT": str(data), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "train.srresnet", "--tiny", "--no-progress", "--no-plot", "--max_iters=2",
-           f"--train_dirs={folder}", "--degradation=blur", "--name=blur"]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1500)
+           f"--train_dirs={folder}", *args]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    run = tmp_path / "runs" / "blur"
+    name = next(a.split("=", 1)[1] for a in args if a.startswith("--name="))
+    return tmp_path / "runs" / name
+
+
+def test_tiny_run_with_blur_degradation(photos, tmp_path):
+    """``train.srresnet --degradation=blur`` runs, validates with blur and ships a card that says blur."""
+    run = _tiny_run(photos, tmp_path, "--degradation=blur", "--name=blur")
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     val = [r for r in rows if r["kind"] == "val"]
     assert val and all(r["degradation"] == "blur" for r in val)
@@ -135,17 +141,6 @@ def test_tiny_run_with_real_degradation_in_a_loader_worker(photos, tmp_path):
     OpenCV's thread count waited forever for pool threads it did not have (seen with ``train.real
     --recipe=cpu-gan``). The timeout turns such a hang into a failure.
     """
-    from sr_core import config
-
-    data = config.data_root()
-    if not (data / "sr_benchmark" / "Set5" / "HR").is_dir():
-        pytest.skip("Set5 not found (shared data absent)")
-    folder, _ = photos
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SR_DATA_ROOT": str(data), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "train.srresnet", "--tiny", "--no-progress", "--no-plot", "--max_iters=2",
-           f"--train_dirs={folder}", "--degradation=real", "--workers=1", "--name=worker"]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = [json.loads(line) for line in (tmp_path / "runs" / "worker" / "metrics.jsonl").read_text().splitlines()
-            if line.strip()]
+    run = _tiny_run(photos, tmp_path, "--degradation=real", "--workers=1", "--name=worker", timeout=600)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     assert [r["iter"] for r in rows if r["kind"] == "train"][-1] == 2
