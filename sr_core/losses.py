@@ -20,7 +20,12 @@ log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-BACKBONES = ("efficientnet_lite0", "vgg19", "mobilenet_v2")
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite0_multi", "vgg19", "mobilenet_v2")
+# efficientnet_lite0_multi: features at four depths (strides 2, 4, 8, 16), weighed as Real-ESRGAN weighs VGG19's
+# conv1_2, conv2_2 (0.1 each) and its deeper layers (1 each), compared with L1 as there. The shallow taps see
+# the pixel grid, which the stride-16 features alone cannot: a GAN trained with those alone is free to draw a
+# mesh with the upsampler's 4-px period.
+MULTI_TAPS = {2: 0.1, 3: 0.1, 4: 1.0, 6: 1.0}  # index in the Sequential below -> weight
 
 
 class PixelLoss(nn.Module):
@@ -103,7 +108,8 @@ class FeatureExtractor(nn.Module):
     """A frozen, truncated ImageNet network that maps [0, 1] RGB to features.
 
     Args:
-        backbone: ``efficientnet_lite0`` (default: works offline), ``vgg19``
+        backbone: ``efficientnet_lite0`` (default: works offline), ``efficientnet_lite0_multi``
+            (the same network, its features at four depths: ``forward`` returns a list), ``vgg19``
             (the paper's phi_5,4: the last conv of block 5 after ReLU,
             before the final max-pool; features are divided by 12.75 as in
             the paper) or ``mobilenet_v2`` (as in Swift-SRGAN).
@@ -120,6 +126,7 @@ class FeatureExtractor(nn.Module):
         else:
             default_scale = 1.0
         self.backbone = backbone
+        self.taps = tuple(MULTI_TAPS) if backbone == "efficientnet_lite0_multi" else ()
         self.network = network.eval()
         self.feature_scale = default_scale if scale is None else scale
         for p in self.network.parameters():
@@ -129,7 +136,7 @@ class FeatureExtractor(nn.Module):
 
     @staticmethod
     def _build(backbone: str) -> tuple[nn.Module, float]:
-        if backbone == "efficientnet_lite0":
+        if backbone in ("efficientnet_lite0", "efficientnet_lite0_multi"):
             m = efficientnet_lite0(pretrained=True)
             # stem + blocks up to the stride-16 stage (112 channels): mid-level features
             return nn.Sequential(m.conv_stem, m.bn1, *m.blocks[:5]), 1.0
@@ -146,12 +153,21 @@ class FeatureExtractor(nn.Module):
         self.network.eval()  # BatchNorm statistics stay frozen
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network((x - self.mean) / self.std) * self.feature_scale
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        x = (x - self.mean) / self.std
+        if not self.taps:
+            return self.network(x) * self.feature_scale
+        features = []
+        for i, layer in enumerate(self.network):
+            x = layer(x)
+            if i in self.taps:
+                features.append(x * self.feature_scale)
+        return features
 
 
 class ContentLoss(nn.Module):
-    """MSE between feature maps of the prediction and the target (perceptual loss)."""
+    """MSE between feature maps of the prediction and the target (perceptual loss); for a multi-depth backbone,
+    the weighted sum of the L1 distances at each depth (Real-ESRGAN's perceptual loss)."""
 
     def __init__(self, backbone: str = "efficientnet_lite0", network: nn.Module | None = None,
                  scale: float | None = None):
@@ -161,4 +177,7 @@ class ContentLoss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             target_features = self.features(target)
-        return F.mse_loss(self.features(pred), target_features)
+        pred_features = self.features(pred)
+        if isinstance(pred_features, torch.Tensor):
+            return F.mse_loss(pred_features, target_features)
+        return sum(w * F.l1_loss(p, t) for w, p, t in zip(MULTI_TAPS.values(), pred_features, target_features))

@@ -165,3 +165,29 @@ def test_torchvision_backbone_offline_raises_weights_unavailable(monkeypatch, ba
     message = str(info.value)
     assert "efficientnet_lite0" in message and backbone in message
     assert calls == [{"weights": "IMAGENET1K_V1"}]  # torchvision's weights= API, not pretrained=True
+
+
+def test_multi_depth_content_loss_sees_a_pixel_grid_mesh():
+    """``efficientnet_lite0_multi``: features at strides 2, 4, 8 and 16, compared with weighted L1 (Real-ESRGAN's
+    perceptual loss). Its shallow taps make a faint 4-px mesh (the upsampler's period at 4x) cost relatively more
+    than the stride-16 features alone do: the GAN artefact it is there to stop."""
+    torch.manual_seed(0)
+    extractor = FeatureExtractor("efficientnet_lite0_multi")
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        features = extractor(x)
+    assert [f.shape[-1] for f in features] == [32, 16, 8, 4]
+    assert torch.equal(features[-1], FeatureExtractor("efficientnet_lite0")(x))  # the same network, tapped
+
+    image = F.avg_pool2d(torch.rand(2, 3, 64, 64), 5, stride=1, padding=2)  # smooth, like a photo's flat areas
+    mesh = torch.zeros(1, 1, 64, 64)
+    mesh[..., ::4, :] += 3 / 255
+    mesh[..., :, ::4] += 3 / 255
+    blur = F.avg_pool2d(image, 3, stride=1, padding=1)  # a difference of about the same pixel size
+    with torch.no_grad():
+        for name in ("efficientnet_lite0", "efficientnet_lite0_multi"):
+            loss = ContentLoss(name)
+            assert loss(image, image) == 0
+        sensitivity = {name: float(ContentLoss(name)(image + mesh, image) / ContentLoss(name)(blur, image))
+                       for name in ("efficientnet_lite0", "efficientnet_lite0_multi")}
+    assert sensitivity["efficientnet_lite0_multi"] > 1.5 * sensitivity["efficientnet_lite0"], sensitivity

@@ -174,7 +174,8 @@ class TrainConfig:
 # losses of a scale that is comparable to the MSE loss" (sr_core applies that itself: None = the library default).
 # EfficientNet-Lite0's stride-16 features are larger: bicubic-vs-HR 96 px crops give an MSE of about 23 unscaled;
 # 1/32 brings it to ~0.02, the size of the paper's MSE on [-1, 1] images, so 1e-3 adversarial keeps the paper's balance.
-CONTENT_SCALES: dict[str, float | None] = {"vgg19": None, "efficientnet_lite0": 1 / 32, "mobilenet_v2": None}
+CONTENT_SCALES: dict[str, float | None] = {"vgg19": None, "efficientnet_lite0": 1 / 32, "efficientnet_lite0_multi": 1.0,
+                                           "mobilenet_v2": None}
 
 # --tiny: a seconds-long configuration (tests); any of these given explicitly on the command line wins.
 TINY = dict(crop_size=32, batch_size=2, num_blocks=1, num_features=8, workers=0, log_every=1, val_every=2,
