@@ -61,7 +61,7 @@ def build_model(name: str):
     """Shipped weights when present, else the preset with random weights (speed and memory do not depend on them)."""
     from sr_core.checkpoint import has_weights, load_model
     from sr_core.nets import PRESETS, build_preset
-    from sr_core.peers import PEER_FILES, load_peer
+    from benchmarks.peers import PEER_FILES, load_peer
 
     if name in PEER_FILES:
         return load_peer(name), "peer weights"
