@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from sr_core.checkpoint import locate_weights
+from sr_core.nets import CLASSICAL
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -30,13 +32,10 @@ def file_sha256(path: str | Path) -> str:
 def weights_file(name_or_path: str | Path) -> Path | None:
     """The weights file ``sr_core.load_model`` / ``load_classifier`` would read for a name or path (a folder,
     a file, ``weights/<name>/``, or the local Hub cache); None for the classical names or when there is none."""
-    from sr_core.checkpoint import _resolve
-    from sr_core.nets import CLASSICAL
-
     if str(name_or_path) in CLASSICAL:
         return None
     try:
-        weights, _, _ = _resolve(name_or_path, local_files_only=True)
+        weights, _ = locate_weights(name_or_path, local_files_only=True)
     except FileNotFoundError:
         return None
     return weights if weights.is_file() else None

@@ -86,11 +86,8 @@ def collect_models(models: list[str] | None, extras: list[str], peer: bool = Tru
         n for n in available_models() if n not in ("bicubic", *SKIP) and has_weights(n)]
     out = []
     for name in names:
-        if "@" in name:  # real@0.5: real blended with real-psnr at detail 0.5 (sr_core.detail)
-            from sr_core.detail import load_detail
-
-            base, _, value = name.partition("@")
-            out.append((name, lambda b=base, v=float(value): load_detail(b, v)))
+        if "@" in name:  # real@0.5: real blended with real-psnr at detail 0.5 (sr_core.load_model)
+            out.append((name, lambda n=name: load_model(n)))
         elif name.startswith("peer:"):
             if name[5:] in available_peers():
                 out.append((name, lambda n=name[5:]: load_peer(n)))

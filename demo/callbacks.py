@@ -41,7 +41,7 @@ from sr_core.inference import resize_to_outscale
 from sr_core.io import HIGH_BIT_MODES, ImageLoadError, image_metadata, open_image, save_image, to_image, to_tensor
 from sr_core.nets import PRESETS
 
-from . import community, models
+from . import custom_models, models
 
 SPACE_MAX_PIXELS = 2_000_000  # the default on a Space: a 1600x1200 photo; 4x gives 32 Mpx in about a minute
 DEFAULT_TILE = 256
@@ -155,8 +155,8 @@ def resolve_model(name: str | None, preset: str | None = None) -> str:
     name = str(name or "").strip()
     if not name:  # an API caller that names no model gets the tab's default
         return models.default_model(choices) if preset is None else models.compare_default(preset, choices)
-    if name not in PRESETS and (name in choices or community.path_of(name) is not None):
-        return name  # your own model: a file in SR_MODELS_DIR, or this page's upload (demo/community.py)
+    if name not in PRESETS and (name in choices or custom_models.path_of(name) is not None):
+        return name  # your own model: a file in SR_MODELS_DIR, or this page's upload (demo/custom_models.py)
     if name not in PRESETS:
         raise _error(f"Unknown model {html.escape(name)!r}; available: {', '.join(choices)}.")
     if name not in choices:
@@ -513,7 +513,7 @@ def make_pair(img: Image.Image, preset: str, scale: int) -> tuple[Image.Image, I
         img.paste(rgba, mask=rgba.getchannel("A"))
     img = img.convert("RGB")
     if preset == "catdog32":
-        # the convention of the cat/dog data (train/catsdogs.py, sr_core.classifier.prepare_image):
+        # the convention of the cat/dog data (studies/catsdogs/data.py, sr_core.classifier.prepare_image):
         # the whole picture resized directly (aspect ratio not kept), Pillow bicubic
         hr = img.resize((CATDOG_SIZE, CATDOG_SIZE), Image.BICUBIC)
     elif preset in ("standard", "realistic"):

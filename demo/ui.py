@@ -26,7 +26,7 @@ from PIL import Image, UnidentifiedImageError
 from sr_core.detail import DEFAULT_DETAIL, DETAIL_PAIRS, DETAIL_STEP
 
 from . import callbacks, models
-from . import community as own
+from . import custom_models as own
 from . import video as vid
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -425,8 +425,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                           show_progress="hidden", queue=False)
         demo.load(refresh, None, [up_model, cmp_model, note, vid_model], api_visibility="private", queue=False)
 
-        def add_own_model(path):  # an uploaded model joins this page's lists (demo/community.py)
-            name = own.add_upload(path)
+        def add_own_model(path):  # an uploaded model joins this page's lists (demo/custom_models.py)
+            name = own.add_upload(path, models.get_model)
             names = [*list_models(), name]
             return (gr.Dropdown(choices=names, value=name, info=model_info(name)),
                     gr.Dropdown(choices=names, value=name, info=model_info(name)),

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .checkpoint import (CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, _resolve, clean_state_dict, load_state_into,
+from .checkpoint import (CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, clean_state_dict, load_state_into, locate_weights,
                          pick_device, read_config, read_state_dict)
 from .io import HIGH_BIT_MODES, atomic_write, to_tensor
 from .losses import IMAGENET_MEAN, IMAGENET_STD, _torchvision, efficientnet_lite0
@@ -255,7 +255,7 @@ def load_classifier(name: str | Path, device: str | torch.device = "cpu", *,
     it looked when there are no weights. ``network`` injects the backbone
     module (for checkpoints of injected networks, e.g. in tests).
     """
-    weights, cfg_path, _ = _resolve(name, local_files_only)
+    weights, cfg_path = locate_weights(name, local_files_only)
     if cfg_path is None or not cfg_path.is_file():
         raise FileNotFoundError(f"{weights}: no {CONFIG_FILE} beside it (a classifier needs its config)")
     if not weights.is_file():
