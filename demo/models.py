@@ -19,7 +19,7 @@ import sr_core
 from sr_core import config
 from sr_core.checkpoint import blend_cache_info, clear_blend_cache
 from sr_core.detail import DETAIL_PAIRS, detail_for
-from sr_core.nets import CLASSICAL, PRESETS
+from sr_core.nets import CLASSICAL, NET_PRESETS
 
 from . import custom_models  # your own models: the models folder and uploads
 
@@ -32,12 +32,12 @@ def device() -> torch.device:
 
 
 def learned_models() -> list[str]:
-    return [name for name in PRESETS if name not in CLASSICAL]
+    return [name for name in NET_PRESETS if name not in CLASSICAL]
 
 
 def is_available(name: str) -> bool:
     """Classical, or learned with weights in ``weights/<name>/`` (or a Hub repository to fetch them from)."""
-    return name in PRESETS and (sr_core.has_weights(name) or config.hub_repo() is not None)
+    return name in NET_PRESETS and (sr_core.has_weights(name) or config.hub_repo() is not None)
 
 
 def model_choices() -> list[str]:

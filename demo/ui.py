@@ -251,7 +251,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
                     # short labels: at 390 px wide a longer one runs under the image's buttons
-                    up_in = upload_image(label=f"Input (up to {callbacks.max_pixels() / 1e6:g} Mpx)", type="filepath",
+                    up_in = upload_image(label=f"Input (up to {callbacks.app_max_pixels() / 1e6:g} Mpx)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard"], height=300,
                                          elem_id="upscale-input")
                     gr.HTML("", elem_id="upscale-drop-note", padding=False)  # filled by DROP_JS

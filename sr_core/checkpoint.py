@@ -39,7 +39,7 @@ from torch import nn
 from . import community, config
 from .detail import DETAIL_PAIRS, check_detail, interpolate, split_name
 from .io import atomic_write
-from .nets import ARCHS, CLASSICAL, PRESETS, build_model, build_preset
+from .nets import ARCHS, CLASSICAL, NET_PRESETS, build_model, build_preset
 from .state_dict import CheckpointError, clean_state_dict, load_state_into, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu", *, 
     device = pick_device(device)
     name = str(name_or_path)
     if name in CLASSICAL:
-        arch_name, preset = PRESETS[name]
+        arch_name, preset = NET_PRESETS[name]
         model = build_model(arch_name, **{**preset, **hparams})
         model.config = {"name": name, "arch": arch_name, "hparams": model.hparams, "scale": model.hparams["scale"]}
         return model.eval().to(device)
@@ -236,7 +236,7 @@ def clear_blend_cache() -> None:
 
 def available_models() -> list[str]:
     """Every model name the project knows, in display order."""
-    return list(PRESETS)
+    return list(NET_PRESETS)
 
 
 def has_weights(name: str) -> bool:

@@ -299,10 +299,10 @@ def cmd_evaluate(args) -> int:
 
 def cmd_models(args) -> int:
     from .checkpoint import has_weights
-    from .nets import PRESETS, build_preset, count_parameters
+    from .nets import NET_PRESETS, build_preset, count_parameters
 
     rows = []
-    for name, (arch, hparams) in PRESETS.items():
+    for name, (arch, hparams) in NET_PRESETS.items():
         detail = arch + "".join(f" {k}={v}" for k, v in hparams.items() if k in ("conv", "mode", "norm"))
         params = count_parameters(build_preset(name))
         present = "built-in" if arch == "interpolation" else ("present" if has_weights(name) else "missing")
@@ -372,11 +372,11 @@ def cmd_classify(args) -> int:
 def cmd_export_onnx(args) -> int:
     from .checkpoint import has_weights
     from .export import export_onnx
-    from .nets import CLASSICAL, PRESETS, build_preset
+    from .nets import CLASSICAL, NET_PRESETS, build_preset
 
     if args.model in CLASSICAL:
         raise CLIError(f"{args.model!r} is a classical interpolation, not a network; nothing to export")
-    if args.model in PRESETS and not has_weights(args.model) and not args.weights:
+    if args.model in NET_PRESETS and not has_weights(args.model) and not args.require_weights:
         print(f"warning: no weights for {args.model!r}; exporting the architecture with random weights",
               file=sys.stderr)
         model = build_preset(args.model).eval()
@@ -492,8 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="srresnet", help="model name or checkpoint path (default: srresnet)")
     p.add_argument("-o", "--output", default=None, help="output file (default: <model>.onnx)")
     p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--weights", action="store_true", help="fail if the model has no weights (default: a model name "
-                                                          "without shipped weights is exported with random ones)")
+    p.add_argument("--require-weights", dest="require_weights", action="store_true",
+                   help="fail if the model has no weights (default: a model name without shipped weights is exported "
+                        "with random ones)")
+    p.add_argument("--weights", dest="require_weights", action="store_true",
+                   help=argparse.SUPPRESS)  # the old name of --require-weights: old commands keep working
     p.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="export the network as built, without BatchNorm folding and the phase-domain tail")
     p.set_defaults(func=cmd_export_onnx)

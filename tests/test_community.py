@@ -299,11 +299,11 @@ def test_models_folder_is_listed_and_loads_by_name(models_dir, cli, tmp_path):
 
 
 def test_empty_models_folder_says_where_to_put_files(models_dir, cli):
-    from sr_core.nets import PRESETS
+    from sr_core.nets import NET_PRESETS
 
     result = cli("models")
     assert result.returncode == 0 and str(models_dir) in result.stderr and ".pth" in result.stderr
-    assert {line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()} == set(PRESETS)
+    assert {line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()} == set(NET_PRESETS)
 
 
 def test_shipped_names_win_over_the_models_folder(models_dir):
