@@ -80,10 +80,10 @@ def random_weights(directory: Path) -> None:
     import torch
 
     import sr_core
-    from sr_core.nets import CLASSICAL, PRESETS
+    from sr_core.nets import CLASSICAL, NET_PRESETS
 
     torch.manual_seed(0)
-    for name in PRESETS:
+    for name in NET_PRESETS:
         if name not in CLASSICAL:
             sr_core.save_pretrained(sr_core.build_preset(name), directory / name, name=name, note="random weights")
 

@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     res["srresnet"] = "tiny random network (--tiny-model)" if args.tiny_model else "the shipped weights"
     if not args.tiny_model and not args.url:  # the file served and its sha256 (tests/test_reports.py)
         from sr_core import config
-        from sr_core.provenance import file_sha256
+        from benchmarks.provenance import file_sha256
 
         served = config.weights_dir() / "srresnet" / "model.safetensors"
         if served.is_file():

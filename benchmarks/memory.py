@@ -60,12 +60,12 @@ def maxrss_bytes() -> int:
 def build_model(name: str):
     """Shipped weights when present, else the preset with random weights (speed and memory do not depend on them)."""
     from sr_core.checkpoint import has_weights, load_model
-    from sr_core.nets import PRESETS, build_preset
-    from sr_core.peers import PEER_FILES, load_peer
+    from sr_core.nets import NET_PRESETS, build_preset
+    from benchmarks.peers import PEER_FILES, load_peer
 
     if name in PEER_FILES:
         return load_peer(name), "peer weights"
-    if name in PRESETS and not has_weights(name):
+    if name in NET_PRESETS and not has_weights(name):
         torch.manual_seed(0)
         return build_preset(name).eval(), "random weights"
     return load_model(name), "shipped weights"

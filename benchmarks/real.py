@@ -24,7 +24,7 @@ Models: ``bicubic``, every ``sr_core.available_models()`` name with weights (``-
 ``real@D``: ``real`` at detail ``D``, ``sr_core.detail``)
 (``has_weights``) apart from ``lanczos``/``nearest``, each ``--extra
 name=path`` checkpoint folder, and the real-world peer
-``peer:realesr-general-x4v3`` (``sr_core.peers``; measured only, not this
+``peer:realesr-general-x4v3`` (``benchmarks.peers``; measured only, not this
 project's model). Writes ``real.json`` (means and every image's values) and
 ``real.md`` to ``--out``. ``make_grid`` puts low-quality photos through
 several models side by side (``--grid``).
@@ -80,17 +80,14 @@ def degraded_set(preset: str, limit: int | None = None, seed: int = SEED, test_s
 def collect_models(models: list[str] | None, extras: list[str], peer: bool = True) -> list[tuple[str, callable]]:
     """(label, loader) pairs; nothing is loaded until a loader is called."""
     from sr_core import available_models, has_weights, load_model
-    from sr_core.peers import available_peers, load_peer
+    from benchmarks.peers import available_peers, load_peer
 
     names = models if models is not None else ["bicubic"] + [
         n for n in available_models() if n not in ("bicubic", *SKIP) and has_weights(n)]
     out = []
     for name in names:
-        if "@" in name:  # real@0.5: real blended with real-psnr at detail 0.5 (sr_core.detail)
-            from sr_core.detail import load_detail
-
-            base, _, value = name.partition("@")
-            out.append((name, lambda b=base, v=float(value): load_detail(b, v)))
+        if "@" in name:  # real@0.5: real blended with real-psnr at detail 0.5 (sr_core.load_model)
+            out.append((name, lambda n=name: load_model(n)))
         elif name.startswith("peer:"):
             if name[5:] in available_peers():
                 out.append((name, lambda n=name[5:]: load_peer(n)))

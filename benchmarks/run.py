@@ -669,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; known: {SECTIONS}")
-    from sr_core.peers import available_peers
+    from benchmarks.peers import available_peers
 
     names = args.models.split(",") if args.models else [*OURS, *available_peers()]
     res = {"quick": quick, "date": time.strftime("%Y-%m-%d %H:%M"), "command": " ".join(["python -m benchmarks.run",

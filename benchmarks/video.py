@@ -80,11 +80,7 @@ def pan_clip(img: Image.Image, path: Path, size: tuple[int, int], frames: int, p
 def load(name: str):
     """A model by name; ``real@0.5`` is ``real`` at detail 0.5 (sr_core.detail)."""
     from sr_core import load_model
-    from sr_core.detail import load_detail
 
-    if "@" in name:
-        base, detail = name.split("@")
-        return load_detail(base, float(detail))
     return load_model(name)
 
 

@@ -38,10 +38,11 @@ from sr_core.detail import DETAIL_PAIRS, detail_label
 from sr_core.detail import check_detail as sr_check_detail
 from sr_core.inference import DEFAULT_OVERLAP, model_scale
 from sr_core.inference import resize_to_outscale
-from sr_core.io import HIGH_BIT_MODES, ImageLoadError, image_metadata, open_image, save_image, to_image, to_tensor
-from sr_core.nets import PRESETS
+from sr_core.io import (HIGH_BIT_MODES, ImageLoadError, check_pixels, image_metadata, open_image, save_image, to_image,
+                        to_tensor)
+from sr_core.nets import NET_PRESETS
 
-from . import community, models
+from . import custom_models, models
 
 SPACE_MAX_PIXELS = 2_000_000  # the default on a Space: a 1600x1200 photo; 4x gives 32 Mpx in about a minute
 DEFAULT_TILE = 256
@@ -61,7 +62,7 @@ OUTPUT_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WebP": ".webp"}  # PNG lossles
 LARGE_OUTPUT_PIXELS = 4_000_000  # larger outputs are offered in a second format too (PNG and a JPEG, or the reverse)
 PREVIEW_SIDE = 4096  # the before/after slider shows at most this many output pixels per side (the centre)
 
-ProgressFn = Callable[..., Any]
+GradioProgress = Callable[..., Any]  # gr.Progress: progress(fraction, desc=...)
 ImageInput = Union[str, Path, Image.Image, np.ndarray, None]
 
 
@@ -70,9 +71,9 @@ def on_space() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
-def max_pixels() -> int:
-    """The input pixel limit: ``SR_APP_MAX_PIXELS``; else the CLI's (``SR_MAX_PIXELS``), capped at
-    ``SPACE_MAX_PIXELS`` on a Space."""
+def app_max_pixels() -> int:
+    """The app's input pixel limit: ``SR_APP_MAX_PIXELS``; else the CLI's (``sr_core.config.max_pixels``:
+    ``SR_MAX_PIXELS``), capped at ``SPACE_MAX_PIXELS`` on a Space."""
     value = os.environ.get("SR_APP_MAX_PIXELS")
     if value:
         return int(value)
@@ -81,7 +82,7 @@ def max_pixels() -> int:
 
 def limit_text() -> str:
     """The input limit in words, for the page (shown before anyone uploads) and for errors."""
-    limit = max_pixels()
+    limit = app_max_pixels()
     where = "this Space's limit" if on_space() else "the limit"
     return f"Inputs up to {limit / 1e6:g} megapixels ({limit:,} pixels; {where}, SR_APP_MAX_PIXELS)"
 
@@ -98,7 +99,7 @@ def _error(message: str) -> gr.Error:
 
 def too_many_pixels(size: tuple[int, int] | None, limit: int | None = None) -> gr.Error:
     """The error for an image over the limit (``size`` None: so large that Pillow refused to open it)."""
-    limit = max_pixels() if limit is None else limit
+    limit = app_max_pixels() if limit is None else limit
     what = (f"The image is {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels" if size
             else "The image has more pixels than Pillow will open (a possible decompression bomb)")
     return _error(f"{what}; this app accepts at most {limit:,} pixels ({limit / 1e6:g} megapixels). "
@@ -118,9 +119,13 @@ def _peek_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def check_pixels(width: int, height: int, limit: int | None = None) -> None:
-    if width * height > (max_pixels() if limit is None else limit):
-        raise too_many_pixels((width, height), limit)
+def check_upload_pixels(width: int, height: int, limit: int | None = None) -> None:
+    """``sr_core.io.check_pixels`` at the app's limit (``app_max_pixels``), its refusal worded for the page."""
+    limit = app_max_pixels() if limit is None else limit
+    try:
+        check_pixels(width, height, limit)
+    except ImageLoadError:
+        raise too_many_pixels((width, height), limit) from None
 
 
 def load_image(image: ImageInput, limit: int | None = None) -> Image.Image:
@@ -130,7 +135,7 @@ def load_image(image: ImageInput, limit: int | None = None) -> Image.Image:
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
     if isinstance(image, Image.Image):
-        check_pixels(*image.size, limit)
+        check_upload_pixels(*image.size, limit)
         try:
             return open_image(image, max_pixels=None)
         except ImageLoadError as err:
@@ -140,7 +145,7 @@ def load_image(image: ImageInput, limit: int | None = None) -> Image.Image:
     path = Path(image)
     size = _peek_size(path) if path.is_file() else None
     if size is not None:
-        check_pixels(*size, limit)
+        check_upload_pixels(*size, limit)
     try:
         return open_image(path, max_pixels=None if size is not None else limit)
     except ImageLoadError as err:
@@ -155,9 +160,9 @@ def resolve_model(name: str | None, preset: str | None = None) -> str:
     name = str(name or "").strip()
     if not name:  # an API caller that names no model gets the tab's default
         return models.default_model(choices) if preset is None else models.compare_default(preset, choices)
-    if name not in PRESETS and (name in choices or community.path_of(name) is not None):
-        return name  # your own model: a file in SR_MODELS_DIR, or this page's upload (demo/community.py)
-    if name not in PRESETS:
+    if name not in NET_PRESETS and (name in choices or custom_models.path_of(name) is not None):
+        return name  # your own model: a file in SR_MODELS_DIR, or this page's upload (demo/custom_models.py)
+    if name not in NET_PRESETS:
         raise _error(f"Unknown model {html.escape(name)!r}; available: {', '.join(choices)}.")
     if name not in choices:
         raise _error(f"Model {name!r} has no weights yet (expected {config.weights_dir().name}/{name}/"
@@ -219,7 +224,7 @@ def _stem(image: ImageInput) -> str:
     return "image"
 
 
-def _report(progress: ProgressFn | None, fraction: float, desc: str) -> None:
+def _report(progress: GradioProgress | None, fraction: float, desc: str) -> None:
     if progress is not None:
         progress(fraction, desc=desc)
 
@@ -289,7 +294,7 @@ def check_detail(name: str, detail) -> float | None:
         raise _error(f"{html.escape(str(err))}.") from None
 
 
-def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressFn | None = None,
+def upscale_image(image: ImageInput, model_name: str | None, progress: GradioProgress | None = None,
                   tile: int | None = None, out_scale: int | str | None = None, fmt: str | None = "PNG",
                   folder: Path | None = None, detail: float | None = None) -> tuple[str, dict]:
     """Upscale one image with one model; return (path of the output file, info dict).
@@ -347,13 +352,13 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: ProgressF
         "load_seconds": _round(t_load, 3),
         "tiles": tiles[0],
         "device": str(models.device()),
-        "max_input_pixels": max_pixels(),
+        "max_input_pixels": app_max_pixels(),
     }
     return str(path), info
 
 
 def upscale_files(files: list | None, model_name: str | None, out_scale: int | str | None = None,
-                  fmt: str | None = "PNG", progress: ProgressFn | None = None,
+                  fmt: str | None = "PNG", progress: GradioProgress | None = None,
                   tile: int | None = None, detail: float | None = None) -> tuple[list[str], str | None, dict]:
     """Upscale several uploaded files; return (output paths for the gallery, one zip of them all, info).
 
@@ -513,7 +518,7 @@ def make_pair(img: Image.Image, preset: str, scale: int) -> tuple[Image.Image, I
         img.paste(rgba, mask=rgba.getchannel("A"))
     img = img.convert("RGB")
     if preset == "catdog32":
-        # the convention of the cat/dog data (train/catsdogs.py, sr_core.classifier.prepare_image):
+        # the convention of the cat/dog data (studies/catsdogs/data.py, sr_core.classifier.prepare_image):
         # the whole picture resized directly (aspect ratio not kept), Pillow bicubic
         hr = img.resize((CATDOG_SIZE, CATDOG_SIZE), Image.BICUBIC)
     elif preset in ("standard", "realistic"):
@@ -558,7 +563,7 @@ def classifier_readout(images: dict[str, Image.Image]) -> dict[str, dict]:
 
 
 def compare_images(image: ImageInput, model_name: str | None, preset: str = "standard",
-                   progress: ProgressFn | None = None
+                   progress: GradioProgress | None = None
                    ) -> tuple[Image.Image, Image.Image, Image.Image, Image.Image, dict]:
     """Treat the image as HR, make its LR, and compare bicubic with ``model_name`` against the HR.
 

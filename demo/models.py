@@ -17,7 +17,11 @@ from torch import nn
 
 import sr_core
 from sr_core import config
-from sr_core.nets import CLASSICAL, PRESETS
+from sr_core.checkpoint import blend_cache_info, clear_blend_cache
+from sr_core.detail import DETAIL_PAIRS, detail_for
+from sr_core.nets import CLASSICAL, NET_PRESETS
+
+from . import custom_models  # your own models: the models folder and uploads
 
 CLASSIFIERS = ("classifier-a", "classifier-b")
 
@@ -28,19 +32,18 @@ def device() -> torch.device:
 
 
 def learned_models() -> list[str]:
-    return [name for name in PRESETS if name not in CLASSICAL]
+    return [name for name in NET_PRESETS if name not in CLASSICAL]
 
 
 def is_available(name: str) -> bool:
     """Classical, or learned with weights in ``weights/<name>/`` (or a Hub repository to fetch them from)."""
-    return name in PRESETS and (sr_core.has_weights(name) or config.hub_repo() is not None)
+    return name in NET_PRESETS and (sr_core.has_weights(name) or config.hub_repo() is not None)
 
 
 def model_choices() -> list[str]:
     """Models the app can run now: learned ones with weights first, your own (SR_MODELS_DIR), then the classical ones."""
-    from . import community  # your own models: demo/community.py
-
-    return [name for name in learned_models() if is_available(name)] + community.community_choices() + list(CLASSICAL)
+    return ([name for name in learned_models() if is_available(name)] + custom_models.community_choices()
+            + list(CLASSICAL))
 
 
 def unavailable_models() -> list[str]:
@@ -106,28 +109,23 @@ def compare_default(preset: str, choices: list[str] | None = None) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _get_model(name: str) -> nn.Module:
-    from . import community
-
-    return sr_core.load_model(community.path_of(name) or name, device=device())
+    return sr_core.load_model(custom_models.path_of(name) or name, device=device())
 
 
 def loaded_models() -> int:
     """How many networks this process holds (tests: importing the app loads none)."""
-    from sr_core import detail as sr_detail
-
-    return _get_model.cache_info().currsize + sr_detail._load_detail.cache_info().currsize
+    return _get_model.cache_info().currsize + blend_cache_info().currsize
 
 
 def get_model(name: str, detail: float | None = None) -> nn.Module:
-    """``sr_core.load_model(name)`` on ``device()``, loaded once per process (uploads: demo/community.py).
+    """``sr_core.load_model(name)`` on ``device()``, loaded once per process (uploads: demo/custom_models.py).
 
-    For ``real`` (``sr_core.detail.DETAIL_PAIRS``) ``detail`` in [0, 1] blends it with ``real-psnr``; each
-    value's network is built once and cached (``sr_core.detail.load_detail``). Other models ignore it.
+    For ``real`` (``sr_core.detail.DETAIL_PAIRS``) ``detail`` in [0, 1] (None: the default) blends it with
+    ``real-psnr``: ``sr_core.load_model(name, detail=...)``, which builds each value's network once and caches
+    it. Other models ignore ``detail``.
     """
-    from sr_core import detail as sr_detail
-
-    if name in sr_detail.DETAIL_PAIRS:
-        return sr_detail.load_detail(name, detail, device())
+    if name in DETAIL_PAIRS:
+        return sr_core.load_model(name, device=device(), detail=detail_for(name, detail))
     return _get_model(name)
 
 
@@ -158,8 +156,6 @@ def on_gpu(fn):
 
 
 def clear_caches() -> None:
-    from sr_core import detail as sr_detail
-
     _get_model.cache_clear()
-    sr_detail._load_detail.cache_clear()
+    clear_blend_cache()
     get_classifier.cache_clear()

@@ -26,7 +26,7 @@ from PIL import Image, UnidentifiedImageError
 from sr_core.detail import DEFAULT_DETAIL, DETAIL_PAIRS, DETAIL_STEP
 
 from . import callbacks, models
-from . import community as own
+from . import custom_models as own
 from . import video as vid
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -251,7 +251,7 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
                     # short labels: at 390 px wide a longer one runs under the image's buttons
-                    up_in = upload_image(label=f"Input (up to {callbacks.max_pixels() / 1e6:g} Mpx)", type="filepath",
+                    up_in = upload_image(label=f"Input (up to {callbacks.app_max_pixels() / 1e6:g} Mpx)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard"], height=300,
                                          elem_id="upscale-input")
                     gr.HTML("", elem_id="upscale-drop-note", padding=False)  # filled by DROP_JS
@@ -425,8 +425,8 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                           show_progress="hidden", queue=False)
         demo.load(refresh, None, [up_model, cmp_model, note, vid_model], api_visibility="private", queue=False)
 
-        def add_own_model(path):  # an uploaded model joins this page's lists (demo/community.py)
-            name = own.add_upload(path)
+        def add_own_model(path):  # an uploaded model joins this page's lists (demo/custom_models.py)
+            name = own.add_upload(path, models.get_model)
             names = [*list_models(), name]
             return (gr.Dropdown(choices=names, value=name, info=model_info(name)),
                     gr.Dropdown(choices=names, value=name, info=model_info(name)),

@@ -56,7 +56,7 @@ def max_seconds() -> float:
 def frame_limit() -> tuple[int, str]:
     """The most pixels per frame, and the setting that sets it: the app's image limit (``SR_APP_MAX_PIXELS``) or
     the CLI's video limit (``SR_VIDEO_MAX_PIXELS``, 1920x1088 by default), whichever is lower."""
-    app, cli = callbacks.max_pixels(), config.max_video_pixels()
+    app, cli = callbacks.app_max_pixels(), config.max_video_pixels()
     return (app, "SR_APP_MAX_PIXELS") if app <= cli else (cli, "SR_VIDEO_MAX_PIXELS")
 
 

@@ -10,10 +10,10 @@ from .checkpoint import (CheckpointError, available_models, has_weights, load_mo
 from .inference import upscale, upscale_tensor
 from .io import ImageLoadError, open_image, to_image, to_tensor
 from .metrics import psnr, ssim
-from .nets import PRESETS, build_model, build_preset, count_parameters
+from .nets import NET_PRESETS, PRESETS, build_model, build_preset, count_parameters
 
 __version__ = "0.1.0"
 
 __all__ = ["load_model", "save_pretrained", "available_models", "has_weights", "pick_device", "CheckpointError",
            "upscale", "upscale_tensor", "open_image", "to_tensor", "to_image", "ImageLoadError", "psnr", "ssim",
-           "build_model", "build_preset", "count_parameters", "PRESETS"]
+           "build_model", "build_preset", "count_parameters", "NET_PRESETS", "PRESETS"]

@@ -5,8 +5,11 @@
     {"format_version": 1, "name": "srresnet", "arch": "srresnet", "hparams": {...},
      "scale": 4, "io": "rgb01", "dataset": "...", "metrics": {...}, "seed": 0, ...}
 
-``load_model(name_or_path)`` resolves, in this order:
+``load_model(name_or_path)`` is the library's one answer to "which model does this name mean" (the CLI,
+the app, the benchmarks and training all load through it). It resolves, in this order:
 
+0. ``<name>@<detail>`` (``real@0.3``) or ``detail=``: ``<name>`` blended with its smooth pair at that
+   detail (:mod:`sr_core.detail`; each value built once and cached);
 1. an explicit path: a folder holding the pair, a ``.safetensors`` file (its
    ``config.json`` beside it), or a ``.pth``/``.pt`` file read with
    ``torch.load(weights_only=True)`` (never unpickling arbitrary objects);
@@ -25,17 +28,19 @@ names ``bicubic``, ``lanczos`` and ``nearest`` need no weights.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import config
+from . import community, config
+from .detail import DETAIL_PAIRS, check_detail, interpolate, split_name
 from .io import atomic_write
-from .nets import ARCHS, CLASSICAL, PRESETS, build_model, build_preset
+from .nets import ARCHS, CLASSICAL, NET_PRESETS, build_model, build_preset
+from .state_dict import CheckpointError, clean_state_dict, load_state_into, read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -44,27 +49,11 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded into the network its config describes."""
-
-
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` picks CUDA when present, else CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Strip DDP's ``module.`` and torch.compile's ``_orig_mod.`` prefixes."""
-    out = {}
-    for k, v in state.items():
-        for prefix in ("module.", "_orig_mod."):
-            while k.startswith(prefix):
-                k = k[len(prefix):]
-        out[k] = v
-    return out
-
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -122,68 +111,24 @@ def save_pretrained(model: nn.Module, directory: str | Path, *, half: bool = Fal
     return directory
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.safetensors`` file, or of a ``.pth``/``.pt`` file loaded with ``weights_only=True``."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return clean_state_dict(load_file(str(path), device="cpu"))
-        except Exception as err:  # SafetensorError (truncated, not safetensors) is no ValueError/OSError
-            raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(f"{path}: refused to load (only plain tensors are accepted; {err})") from None
-    for key in ("params_ema", "params", "state_dict", "model", "generator"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: does not hold a state dict of tensors")
-    return clean_state_dict(state)
-
-
-def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> nn.Module:
-    """``load_state_dict(strict=True)`` with an error that names missing, unexpected and mis-shaped tensors."""
-    own = model.state_dict()
-    # BatchNorm's step counter is bookkeeping, not a weight; some releases leave it out.
-    state = {**{k: v for k, v in own.items() if k.endswith("num_batches_tracked")}, **state}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} tensors (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} tensors (e.g. {', '.join(unexpected[:3])})")
-        if shapes:
-            parts.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:3])})")
-        raise CheckpointError(f"{source} does not match its config: " + "; ".join(parts))
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
-    return model
-
-
-def _resolve(name_or_path: str | Path, local_files_only: bool | None) -> tuple[Path, Path | None, list[str]]:
-    """Find (weights file, config file or None) for a name or path; also return where it looked."""
+def locate_weights(name_or_path: str | Path, local_files_only: bool | None = None) -> tuple[Path, Path | None]:
+    """(weights file, config file or None) of this project's format for a name or path: a folder, a file,
+    ``weights/<name>/``, or the Hub (``SR_HUB_REPO``; its local cache only when ``local_files_only`` or
+    ``HF_HUB_OFFLINE``). Raises ``FileNotFoundError`` listing every place it looked."""
     looked: list[str] = []
     path = Path(name_or_path)
     if path.is_dir():
-        return path / WEIGHTS_FILE, path / CONFIG_FILE, looked
+        return path / WEIGHTS_FILE, path / CONFIG_FILE
     if path.is_file():
         cfg = path.parent / CONFIG_FILE
-        return path, cfg if cfg.is_file() else None, looked
+        return path, cfg if cfg.is_file() else None
     looked.append(f"path {path}")
     name = str(name_or_path)
     local = config.weights_dir() / name
     if (local / WEIGHTS_FILE).is_file():
-        return local / WEIGHTS_FILE, local / CONFIG_FILE, looked
+        return local / WEIGHTS_FILE, local / CONFIG_FILE
     looked.append(f"local folder {local}")
-    if local_files_only is None:
-        local_files_only = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    local_files_only = config.hub_offline(local_files_only)
     repo = config.hub_repo()
     if repo is None:
         looked.append("Hugging Face Hub (skipped: set SR_HUB_REPO to a repository id to download from it)")
@@ -194,7 +139,7 @@ def _resolve(name_or_path: str | Path, local_files_only: bool | None) -> tuple[P
 
             cfg = hf_hub_download(repo, f"{name}/{CONFIG_FILE}", local_files_only=local_files_only)
             weights = hf_hub_download(repo, f"{name}/{WEIGHTS_FILE}", local_files_only=local_files_only)
-            return Path(weights), Path(cfg), looked
+            return Path(weights), Path(cfg)
         except ImportError:
             looked[-1] += " (huggingface_hub not installed)"
         except Exception as err:  # offline, missing repo, HTTP errors: all mean "not there"
@@ -215,29 +160,39 @@ def read_config(path: str | Path) -> dict:
     return cfg
 
 
-def load_model(name_or_path: str | Path, device: str | torch.device = "cpu", *,
+def load_model(name_or_path: str | Path, device: str | torch.device = "cpu", *, detail: float | None = None,
                local_files_only: bool | None = None, arch: str | None = None, **hparams) -> nn.Module:
-    """Load a model by name (``srresnet``, ``srgan``, ``swift-srgan``, ``srcnn``, ``bicubic``, ...) or path.
+    """Load a model by name (``real``, ``srresnet``, ``srgan``, ``bicubic``, ``real@0.3``, ...) or path.
 
     Returns the network in eval mode on ``device`` (``auto`` picks CUDA when
-    present), with its config dict as ``model.config``. A checkpoint file
-    without a ``config.json`` beside it needs ``arch`` (and any non-default
-    ``hparams``), or a preset name's architecture is used.
+    present), with its config dict as ``model.config``. ``<name>@<detail>`` or
+    ``detail=`` gives ``<name>`` blended with its smooth pair (``sr_core.detail``;
+    ``ValueError`` for a model without one). A checkpoint file without a
+    ``config.json`` beside it needs ``arch`` (and any non-default ``hparams``),
+    or it is loaded as a community model (spandrel).
     """
     device = pick_device(device)
     name = str(name_or_path)
     if name in CLASSICAL:
-        arch_name, preset = PRESETS[name]
+        arch_name, preset = NET_PRESETS[name]
         model = build_model(arch_name, **{**preset, **hparams})
         model.config = {"name": name, "arch": arch_name, "hparams": model.hparams, "scale": model.hparams["scale"]}
         return model.eval().to(device)
+    base, named_detail = split_name(name) if isinstance(name_or_path, str) else (name, None)
+    if detail is not None or named_detail is not None:
+        value = check_detail(base, detail if detail is not None else named_detail)  # before anything is loaded
+        return _load_blend(base, value, str(device))
     if arch is None:  # hf://..., a file with no config.json beside it, or a name in SR_MODELS_DIR: spandrel
-        from . import community
-
         found = community.resolve(name_or_path, local_files_only)
         if found is not None:
             return community.load_community(found, device)
-    weights, cfg_path, _ = _resolve(name_or_path, local_files_only)
+    return _load_own(name_or_path, device, local_files_only, arch, hparams)
+
+
+def _load_own(name_or_path: str | Path, device: torch.device, local_files_only: bool | None, arch: str | None,
+              hparams: dict) -> nn.Module:
+    """A model of this project's format (``model.safetensors`` + ``config.json``), or a bare file with ``arch``."""
+    weights, cfg_path = locate_weights(name_or_path, local_files_only)
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: weights file missing")
     if cfg_path is not None and cfg_path.is_file():
@@ -258,14 +213,36 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu", *,
     return model.eval().to(device)
 
 
+@functools.lru_cache(maxsize=8)
+def _load_blend(name: str, detail: float, device: str) -> nn.Module:
+    """``name`` blended with its smooth pair at ``detail`` (already checked and rounded): built once per value."""
+    textured = load_model(name, device=device)
+    if detail == 1.0:
+        textured.config = {**textured.config, "detail": 1.0}
+        return textured
+    smooth = load_model(DETAIL_PAIRS[name], device=device)
+    return interpolate(smooth, textured, detail)
+
+
+def blend_cache_info():
+    """``functools`` cache statistics of the blended networks ``load_model`` holds (``currsize``: how many)."""
+    return _load_blend.cache_info()
+
+
+def clear_blend_cache() -> None:
+    """Forget the blended networks ``load_model`` holds (the next request builds them again)."""
+    _load_blend.cache_clear()
+
+
 def available_models() -> list[str]:
     """Every model name the project knows, in display order."""
-    return list(PRESETS)
+    return list(NET_PRESETS)
 
 
 def has_weights(name: str) -> bool:
     return name in CLASSICAL or (config.weights_dir() / name / WEIGHTS_FILE).is_file()
 
 
-__all__ = ["load_model", "save_pretrained", "read_state_dict", "load_state_into", "pick_device",
-           "CheckpointError", "available_models", "has_weights", "build_preset"]
+__all__ = ["load_model", "locate_weights", "save_pretrained", "read_state_dict", "load_state_into", "pick_device",
+           "CheckpointError", "available_models", "has_weights", "build_preset", "blend_cache_info",
+           "clear_blend_cache"]

@@ -40,15 +40,11 @@ def _progress(enabled: bool, **kwargs):
 
 def _load(name: str, device: str, scale: int | None, detail: float | None = None):
     from . import load_model
-    from .checkpoint import CheckpointError
-    from .detail import DETAIL_PAIRS, load_detail
+    from .detail import detail_for
 
-    try:
-        if detail is not None or name in DETAIL_PAIRS:  # load_detail refuses other models before loading
-            model = load_detail(name, detail, device=device)
-        else:
-            model = load_model(name, device=device)
-    except (FileNotFoundError, CheckpointError, ValueError) as err:
+    try:  # real without --detail: its default detail (detail_for refuses a detail for other models)
+        model = load_model(name, device=device, detail=detail_for(name, detail))
+    except (FileNotFoundError, ValueError) as err:  # CheckpointError is a ValueError
         raise CLIError(str(err)) from None
     if scale is not None and model.config.get("scale") != scale:
         raise CLIError(f"model {name!r} upscales {model.config.get('scale')}x, not {scale}x")
@@ -57,6 +53,11 @@ def _load(name: str, device: str, scale: int | None, detail: float | None = None
 
 def _model_label(model, name: str) -> str:
     """A file-name-safe label for output names: the model name, or for a checkpoint path its config's name."""
+    from .detail import split_name
+
+    base, detail = split_name(name)
+    if detail is not None and not Path(name).exists():  # real@0.3: the same label as --model real --detail 0.3
+        return detail_label(base, detail)
     label = str(model.config.get("name") or Path(name).stem) if Path(name).exists() else name
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
@@ -298,10 +299,10 @@ def cmd_evaluate(args) -> int:
 
 def cmd_models(args) -> int:
     from .checkpoint import has_weights
-    from .nets import PRESETS, build_preset, count_parameters
+    from .nets import NET_PRESETS, build_preset, count_parameters
 
     rows = []
-    for name, (arch, hparams) in PRESETS.items():
+    for name, (arch, hparams) in NET_PRESETS.items():
         detail = arch + "".join(f" {k}={v}" for k, v in hparams.items() if k in ("conv", "mode", "norm"))
         params = count_parameters(build_preset(name))
         present = "built-in" if arch == "interpolation" else ("present" if has_weights(name) else "missing")
@@ -371,11 +372,11 @@ def cmd_classify(args) -> int:
 def cmd_export_onnx(args) -> int:
     from .checkpoint import has_weights
     from .export import export_onnx
-    from .nets import CLASSICAL, PRESETS, build_preset
+    from .nets import CLASSICAL, NET_PRESETS, build_preset
 
     if args.model in CLASSICAL:
         raise CLIError(f"{args.model!r} is a classical interpolation, not a network; nothing to export")
-    if args.model in PRESETS and not has_weights(args.model) and not args.weights:
+    if args.model in NET_PRESETS and not has_weights(args.model) and not args.require_weights:
         print(f"warning: no weights for {args.model!r}; exporting the architecture with random weights",
               file=sys.stderr)
         model = build_preset(args.model).eval()
@@ -417,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="format of outputs named by the tool (default: png); a file name given with -o wins")
     p.add_argument("--quality", type=_quality, default=None, help="JPEG/WebP quality 1-100 (default: 95)")
     p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="model name, checkpoint path, a file in SR_MODELS_DIR, any .pth/.safetensors/.ckpt model "
+                   help="model name (real@0.3: real at detail 0.3), checkpoint path, a file in SR_MODELS_DIR, any "
+                        ".pth/.safetensors/.ckpt model "
                         f"spandrel recognises, or hf://owner/repo/file.pth (default: {DEFAULT_MODEL}, for photos; "
                         "srresnet for clean images)")
     p.add_argument("--detail", type=float, default=None,
@@ -490,8 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="srresnet", help="model name or checkpoint path (default: srresnet)")
     p.add_argument("-o", "--output", default=None, help="output file (default: <model>.onnx)")
     p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--weights", action="store_true", help="fail if the model has no weights (default: a model name "
-                                                          "without shipped weights is exported with random ones)")
+    p.add_argument("--require-weights", dest="require_weights", action="store_true",
+                   help="fail if the model has no weights (default: a model name without shipped weights is exported "
+                        "with random ones)")
+    p.add_argument("--weights", dest="require_weights", action="store_true",
+                   help=argparse.SUPPRESS)  # the old name of --require-weights: old commands keep working
     p.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="export the network as built, without BatchNorm folding and the phase-domain tail")
     p.set_defaults(func=cmd_export_onnx)

@@ -21,20 +21,20 @@ Safety: nothing in a file is ever executed. Pickled files are read with
 names any other callable is refused before it runs), safetensors files hold no code,
 and the architecture is detected by spandrel from the tensor names and shapes alone.
 TorchScript archives are not accepted. Every failure is a one-line
-:class:`~sr_core.checkpoint.CheckpointError` that names the file.
+:class:`~sr_core.state_dict.CheckpointError` that names the file (:func:`sr_core.state_dict.read_state_dict`
+reads every weights file of this library).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import config
+from .state_dict import error as _error, read_state_dict, short as _short
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +42,6 @@ SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 HF_PREFIX = "hf://"
 MIN_SCALE, MAX_SCALE = 1, 8
 PURPOSES = ("SR", "Restoration")  # image to image; face restoration (fixed 512 px crops) and inpainting are not
-
-
-def _error(message: str):
-    from .checkpoint import CheckpointError
-
-    return CheckpointError(" ".join(str(message).split()))  # always one line
-
-
-def _short(err: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class CommunityModel(nn.Module):
@@ -168,8 +157,7 @@ def download_hf(url: str, local_files_only: bool | None = None) -> Path:
     repo, filename = parse_hf(url)
     if Path(filename).suffix.lower() not in SUFFIXES:
         raise _error(f"{url}: not a model file (expected {', '.join(SUFFIXES)})")
-    if local_files_only is None:
-        local_files_only = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    local_files_only = config.hub_offline(local_files_only)
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
@@ -195,45 +183,14 @@ def resolve(name_or_path: str | Path, local_files_only: bool | None = None) -> P
 
 # --- loading --------------------------------------------------------------------------------------------
 
-def read_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a model file, never running code from it (see the module docstring)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise _error(f"{path}: not a model file (expected {', '.join(SUFFIXES)})")
-    if suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            state = load_file(str(path), device="cpu")
-        except Exception as err:  # SafetensorError: truncated or not safetensors at all
-            raise _error(f"{path}: not a readable safetensors file ({_short(err)})") from None
-    else:
-        try:
-            with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the refusal below says it all
-                warnings.simplefilter("ignore")
-                state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            text = str(err)
-            if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
-                why = "it holds pickled objects or code, not only tensors; nothing in it was run"
-            elif "TorchScript" in text or "constants.pkl" in text:
-                why = "TorchScript archives are not accepted (they carry code)"
-            else:
-                first = text.strip().splitlines()[0] if text.strip() else ""
-                why = f"not a PyTorch model file ({type(err).__name__}: {_short(first)})"
-            raise _error(f"{path}: refused to load: {why}") from None
-    if not isinstance(state, dict):
-        raise _error(f"{path}: holds a {type(state).__name__}, not a state dict of tensors")
-    return state
-
-
 def load_community(path: str | Path, device: str | torch.device = "cpu", name: str | None = None) -> CommunityModel:
     """Load a community model file into a :class:`CommunityModel` in eval mode on ``device``."""
     from spandrel import ImageModelDescriptor, MAIN_REGISTRY, UnsupportedModelError, canonicalize_state_dict
 
     path = Path(path)
-    state = read_state(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise _error(f"{path}: not a model file (expected {', '.join(SUFFIXES)})")
+    state = read_state_dict(path, unwrap=False)  # the one safe reader: never runs code from the file
     try:
         state = canonicalize_state_dict(state)  # params_ema / params / state_dict / ... and module. prefixes
     except Exception as err:
@@ -296,5 +253,5 @@ def models_dir_rows() -> list[tuple[str, str, int | None, int | None, str]]:
     return rows
 
 
-__all__ = ["CommunityModel", "load_community", "resolve", "read_state", "list_models_dir", "models_dir_names",
+__all__ = ["CommunityModel", "load_community", "resolve", "list_models_dir", "models_dir_names",
            "find_in_models_dir", "download_hf", "parse_hf", "describe", "models_dir_rows", "SUFFIXES"]

@@ -9,6 +9,7 @@
 ``SR_HUB_REPO``     Hugging Face Hub repository holding ``<name>/model.safetensors``
                     + ``<name>/config.json`` for models absent locally (unset: the
                     Hub is not asked, so nothing is ever downloaded by default)
+``HF_HUB_OFFLINE``  ``1``: Hub files come from the local cache only (:func:`hub_offline`)
 ``SR_MAX_PIXELS``   largest input (width x height) the CLI and the app accept
 ``SR_VIDEO_MAX_PIXELS`` largest video frame (width x height) ``sr-core video`` accepts (default 1920x1088)
 """
@@ -49,6 +50,13 @@ def models_dir() -> Path:
 
 def hub_repo() -> str | None:
     return os.environ.get("SR_HUB_REPO") or None
+
+
+def hub_offline(local_files_only: bool | None = None) -> bool:
+    """``local_files_only`` when given, else ``HF_HUB_OFFLINE`` (``1``/``true``/``yes``): read the Hub cache only."""
+    if local_files_only is not None:
+        return local_files_only
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
 
 
 def max_pixels() -> int:

@@ -9,13 +9,17 @@ The blend is taken on the merged inference weights (``FastSR.reparameterize``: o
 block), where it is a plain average of kernels. Blended networks are cached per (pair, detail, device), so a
 value is computed once, not per image or per tile; ``detail`` is rounded to ``DETAIL_STEP``.
 
-    >>> model = load_detail("real", 0.5)          # doctest: +SKIP
+Loading goes through the library's one resolver, :func:`sr_core.load_model`::
+
+    >>> model = sr_core.load_model("real@0.3")    # doctest: +SKIP
+    >>> model = sr_core.load_model("real", detail=0.3)    # doctest: +SKIP
+
+This module holds the arithmetic and the checks only; it loads nothing.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 
 import torch
 from torch import nn
@@ -75,34 +79,36 @@ def interpolate(smooth: nn.Module, textured: nn.Module, detail: float) -> nn.Mod
     return b
 
 
-@functools.lru_cache(maxsize=8)
-def _load_detail(name: str, detail: float, device: str) -> nn.Module:
-    from .checkpoint import load_model
-
-    textured = load_model(name, device=device)
-    if detail == 1.0:
-        textured.config = {**textured.config, "detail": 1.0}
-        return textured
-    smooth = load_model(DETAIL_PAIRS[name], device=device)
-    return interpolate(smooth, textured, detail)
-
-
 def detail_label(name: str, detail: float | None) -> str:
     """``name`` for output file names, with ``-detail0.30`` added when the (rounded) value is not the default."""
     value = check_detail(name, detail)
     return name if value == DEFAULT_DETAIL else f"{name}-detail{value:.2f}"
 
 
-def load_detail(name: str, detail: float | None = None, device: str | torch.device = "cpu") -> nn.Module:
-    """``name`` (``real``) blended with its smooth pair at ``detail`` in [0, 1] (None: ``DEFAULT_DETAIL``);
-    cached per value. The value is checked before anything is loaded.
+def split_name(name: str) -> tuple[str, float | None]:
+    """``"real@0.3"`` -> ``("real", 0.3)``; any other name or path -> ``(name, None)``.
 
-    Raises ``ValueError`` for a bad pair or value and ``FileNotFoundError`` when weights are missing.
+    A path (``/`` or ``\\`` in it) or a text after ``@`` that is no number is left whole (a file may be
+    called ``a@b.pth``).
     """
-    from .checkpoint import pick_device
+    name = str(name)
+    base, sep, value = name.rpartition("@")
+    if not sep or not base or "/" in name or "\\" in name:
+        return name, None
+    try:
+        return base, float(value)
+    except ValueError:
+        return name, None
 
-    return _load_detail(name, check_detail(name, detail), str(pick_device(device)))
+
+def detail_for(name: str, detail: float | None) -> float | None:
+    """The detail a model name means where a person picks it (the CLI, the app): ``detail`` checked and
+    rounded when given; ``DEFAULT_DETAIL`` for a pair's textured model (``real``); None (no blend) for any
+    other model. Raises ``ValueError`` for a detail given to a model without a pair."""
+    if detail is None and name not in DETAIL_PAIRS:
+        return None
+    return check_detail(name, detail)
 
 
-__all__ = ["DETAIL_PAIRS", "DEFAULT_DETAIL", "DETAIL_STEP", "check_detail", "detail_label", "interpolate",
-           "load_detail"]
+__all__ = ["DETAIL_PAIRS", "DEFAULT_DETAIL", "DETAIL_STEP", "check_detail", "detail_for", "detail_label",
+           "interpolate", "split_name"]

@@ -52,7 +52,7 @@ H264_MAX_SIDE = 16_384
 OUTPUT_SUFFIXES = (".mp4", ".m4v")
 JOB_VERSION = 1
 
-ProgressFn = Callable[[int, "int | None"], None]  # (frames done, expected total or None)
+FrameProgressFn = Callable[[int, "int | None"], None]  # (frames done, expected total or None)
 
 
 class VideoError(ValueError):
@@ -581,7 +581,7 @@ def upscale_video(model: nn.Module, src: str | Path, dst: str | Path, *, outscal
                   tile: int | None = None, tile_overlap: int | None = None, dtype=None, resume: bool = False,
                   overwrite: bool = False, chunk_frames: int = DEFAULT_CHUNK_FRAMES, crf: int = DEFAULT_CRF,
                   preset: str = DEFAULT_PRESET, max_pixels: int | None = None, label: str | None = None,
-                  progress: ProgressFn | None = None, pipelined: bool = True) -> VideoResult:
+                  progress: FrameProgressFn | None = None, pipelined: bool = True) -> VideoResult:
     """Upscale the video ``src`` into the MP4 ``dst``; see the module docstring for what is kept and how.
 
     Args:

@@ -88,7 +88,7 @@ def set5_dir(data_root) -> Path:
 @pytest.fixture(scope="session")
 def peers_dir() -> Path:
     """Folder of the peer projects' weights; skips the test when absent."""
-    from sr_core.peers import peers_dir as _peers_dir
+    from benchmarks.peers import peers_dir as _peers_dir
 
     path = _peers_dir()
     if not path.is_dir():

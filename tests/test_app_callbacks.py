@@ -182,7 +182,7 @@ def test_no_image_is_a_clear_error(fn):
 
 def test_too_many_pixels_names_the_limit(monkeypatch, tmp_path):
     monkeypatch.setenv("SR_APP_MAX_PIXELS", "300")
-    assert callbacks.max_pixels() == 300
+    assert callbacks.app_max_pixels() == 300
     src = tmp_path / "big.png"
     photo(20, 20).save(src)
     for call in (lambda: callbacks.upscale_image(str(src), "bicubic"),
@@ -213,7 +213,7 @@ def test_decompression_bomb_is_refused_as_too_many_pixels(tmp_path):
     with pytest.raises(gr.Error) as excinfo:
         callbacks.upscale_image(str(bomb), "bicubic")
     assert "more pixels than Pillow will open" in error_message(excinfo)
-    assert f"at most {callbacks.max_pixels():,} pixels" in error_message(excinfo)
+    assert f"at most {callbacks.app_max_pixels():,} pixels" in error_message(excinfo)
     component = ui.upload_image(type="filepath", image_mode=None)
     with pytest.raises(gr.Error, match="at most"):
         component.preprocess(ImageData(path=str(bomb), orig_name="bomb.png"))
@@ -223,19 +223,19 @@ def test_default_limit_is_the_clis_locally_and_lower_on_a_space(monkeypatch):
     """Run locally, the app takes what the CLI takes (a 12 Mpx phone photo); on a Space (SPACE_ID set) the
     default is SPACE_MAX_PIXELS; SR_APP_MAX_PIXELS overrides both; the page states the limit before any upload."""
     monkeypatch.delenv("SPACE_ID", raising=False)
-    assert callbacks.max_pixels() == sr_core.config.max_pixels() >= 12_000_000
-    callbacks.check_pixels(4000, 3000)  # a phone photo: accepted
+    assert callbacks.app_max_pixels() == sr_core.config.max_pixels() >= 12_000_000
+    callbacks.check_upload_pixels(4000, 3000)  # a phone photo: accepted
     monkeypatch.setenv("SR_MAX_PIXELS", "5000")
-    assert callbacks.max_pixels() == 5000
+    assert callbacks.app_max_pixels() == 5000
     monkeypatch.delenv("SR_MAX_PIXELS")
     monkeypatch.setenv("SPACE_ID", "owner/space")
-    assert callbacks.max_pixels() == callbacks.SPACE_MAX_PIXELS < sr_core.config.max_pixels()
+    assert callbacks.app_max_pixels() == callbacks.SPACE_MAX_PIXELS < sr_core.config.max_pixels()
     assert "2 megapixels" in ui.models_note(lambda: ["bicubic"]) and "Space" in ui.models_note(lambda: ["bicubic"])
     demo = ui.build_ui(list_models=lambda: ["bicubic"])
     label = next(b.label for b in demo.blocks.values() if getattr(b, "elem_id", None) == "upscale-input")
     assert "up to 2 Mpx" in label
     monkeypatch.setenv("SR_APP_MAX_PIXELS", "300")
-    assert callbacks.max_pixels() == 300
+    assert callbacks.app_max_pixels() == 300
 
 
 @pytest.mark.parametrize("name", ["", None, "  "])

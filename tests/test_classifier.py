@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from sr_core.classifier import (LABELS, Classifier, classification_metrics, load_classifier, mcnemar_p,
-                                predict_proba, prepare_image, roc_auc, save_classifier)
+from sr_core.classifier import LABELS, Classifier, load_classifier, predict_proba, prepare_image, save_classifier
+from studies.catsdogs.stats import classification_metrics, mcnemar_p, roc_auc
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,11 +61,12 @@ def fake_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(fake_root, tmp_path_factory) -> dict:
-    """Classifier A from ``python -m train.classifier --tiny`` (a subprocess), B in-process with bicubic SR."""
+    """Classifier A from ``python -m studies.catsdogs.classifier --tiny`` (a subprocess), B in-process with
+    bicubic SR."""
     out = tmp_path_factory.mktemp("runs")
-    proc = run_cli("-m", "train.classifier", "--tiny", f"--data_root={fake_root}", f"--out_dir={out / 'a'}")
+    proc = run_cli("-m", "studies.catsdogs.classifier", "--tiny", f"--data_root={fake_root}", f"--out_dir={out / 'a'}")
     assert proc.returncode == 0, proc.stderr
-    from train.classifier import main
+    from studies.catsdogs.classifier import main
 
     metrics_b = main(["--tiny", "--variant=b", "--sr_model=bicubic", f"--data_root={fake_root}",
                       f"--out_dir={out / 'b'}"])
@@ -201,7 +202,7 @@ def test_classify_cli(trained, fake_root, tmp_path, capsys):
 
 
 def test_report_tiny(trained, fake_root, tmp_path):
-    from train.catsdogs_report import main
+    from studies.catsdogs.report import main
 
     out = tmp_path / "report"
     report = main(["--tiny", f"--data_root={fake_root}", f"--classifier_a={trained['a'] / 'weights'}",
@@ -219,7 +220,7 @@ def test_report_tiny(trained, fake_root, tmp_path):
 def test_report_with_both_and_learned_sr(trained, fake_root, tmp_path):
     from sr_core import save_pretrained
     from sr_core.nets import build_preset
-    from train.catsdogs_report import main
+    from studies.catsdogs.report import main
 
     save_pretrained(build_preset("srcnn", num_features=4, mid_features=4), tmp_path / "srcnn", name="srcnn")
     report = main(["--tiny", f"--data_root={fake_root}", f"--classifier_a={trained['a'] / 'weights'}",
@@ -231,13 +232,13 @@ def test_report_with_both_and_learned_sr(trained, fake_root, tmp_path):
 
 
 def test_realism_tiny(fake_root, tmp_path):
-    from train.realism import main
+    from studies.realism import main
 
     report = main(["--tiny", f"--data_root={fake_root}", "--generators=bicubic,srgan", f"--out={tmp_path}",
                    f"--snapshot_dir={tmp_path / 'snap'}"])
     # the CNN trains on cats_dogs/train (its validation part) and is tested on cats_dogs/val (tiny: 4 per class);
     # that it really separates real from generated is tests/test_realism.py's separable-pair test
-    from train.catsdogs import split_files
+    from studies.catsdogs.data import split_files
 
     bicubic = report["results"]["bicubic"]
     assert bicubic["n_train"] == len(split_files(fake_root, "val", limit=4)[0])

@@ -17,7 +17,7 @@ from PIL import Image
 
 from conftest import _tiny_srresnet, smooth_rgb
 from sr_core import load_model, save_pretrained, upscale
-from sr_core.nets import PRESETS
+from sr_core.nets import NET_PRESETS
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_models_lists_every_name(cli):
     result = cli("models")
     assert result.returncode == 0, result.stderr
     listed = {line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()}
-    assert listed == set(PRESETS)
+    assert listed == set(NET_PRESETS)
     for name in ("bicubic", "lanczos", "nearest"):
         assert any(line.startswith(name) and line.rstrip().endswith("built-in") for line in result.stdout.splitlines())
 
@@ -162,6 +162,39 @@ def test_preset_without_weights(cli, tmp_path, monkeypatch):
     result = cli("upscale", tmp_path / "a.png", "-o", tmp_path / "b.png", "--model", "srresnet")
     assert result.returncode == 2
     _one_line_error(result, "srresnet", str(tmp_path / "no weights"))
+
+
+@pytest.mark.parametrize("flag", ["--require-weights", "--weights"])  # --weights: its old, hidden name
+def test_export_onnx_can_require_weights(cli, tmp_path, monkeypatch, flag):
+    from sr_core.cli import build_parser
+
+    monkeypatch.setenv("SR_WEIGHTS_DIR", str(tmp_path / "no weights"))
+    monkeypatch.delenv("SR_HUB_REPO", raising=False)
+    result = cli("export-onnx", "--model", "srresnet", flag, "-o", tmp_path / "x.onnx")
+    assert result.returncode == 2 and not (tmp_path / "x.onnx").exists()
+    _one_line_error(result, "srresnet", str(tmp_path / "no weights"))
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["export-onnx"]
+    assert "--require-weights" in sub.format_help() and "--weights" not in sub.format_help()
+
+
+def test_model_at_a_detail_is_named_like_detail(cli, tmp_path, monkeypatch):
+    """``--model real@0.3`` is ``--model real --detail 0.3``: the same network, the same output name."""
+    monkeypatch.setenv("SR_WEIGHTS_DIR", str(tmp_path / "w"))
+    torch = pytest.importorskip("torch")
+    from sr_core.nets import build_preset
+
+    for i, name in enumerate(("real-psnr", "real")):
+        torch.manual_seed(i)
+        save_pretrained(build_preset(name, num_features=8, num_blocks=1), tmp_path / "w" / name, name=name)
+    Image.fromarray(smooth_rgb(6, 5)).save(tmp_path / "a.png")
+    first = cli("upscale", tmp_path / "a.png", "--model", "real@0.3", "--dtype", "float32")
+    assert first.returncode == 0, first.stderr
+    made = tmp_path / "a_real-detail0.30_x4.png"
+    assert made.is_file()
+    again = cli("upscale", tmp_path / "a.png", "--model", "real", "--detail", "0.3", "--dtype", "float32",
+                "-o", tmp_path / "b.png")
+    assert again.returncode == 0, again.stderr
+    assert np.array_equal(np.asarray(Image.open(made)), np.asarray(Image.open(tmp_path / "b.png")))
 
 
 def test_scale_mismatch(cli, tmp_path):

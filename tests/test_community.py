@@ -299,11 +299,11 @@ def test_models_folder_is_listed_and_loads_by_name(models_dir, cli, tmp_path):
 
 
 def test_empty_models_folder_says_where_to_put_files(models_dir, cli):
-    from sr_core.nets import PRESETS
+    from sr_core.nets import NET_PRESETS
 
     result = cli("models")
     assert result.returncode == 0 and str(models_dir) in result.stderr and ".pth" in result.stderr
-    assert {line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()} == set(PRESETS)
+    assert {line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()} == set(NET_PRESETS)
 
 
 def test_shipped_names_win_over_the_models_folder(models_dir):
@@ -367,10 +367,10 @@ def test_app_offers_the_models_folder_on_reload(models_dir):
 
 def test_app_upload_accepts_a_model_and_refuses_bad_ones(tmp_path, monkeypatch):
     gr = pytest.importorskip("gradio")
-    from demo import callbacks, community as own, models
+    from demo import callbacks, custom_models as own, models
 
     good = save(compact(2, seed=3), tmp_path / "my 2x model.pth", "params")
-    name = own.add_upload(good)
+    name = own.add_upload(good, models.get_model)
     assert name.startswith(own.UPLOAD_PREFIX) and name.endswith("my_2x_model.pth")
     assert callbacks.resolve_model(name) == name and name not in models.model_choices()  # this page's only
     path, info = callbacks.upscale_image(Image.new("RGB", (9, 7)), name)
@@ -380,15 +380,15 @@ def test_app_upload_accepts_a_model_and_refuses_bad_ones(tmp_path, monkeypatch):
     evil = tmp_path / "evil.pth"
     torch.save({"payload": WritesMarker(marker)}, evil)
     with pytest.raises(gr.Error) as err:
-        own.add_upload(evil)
+        own.add_upload(evil, models.get_model)
     assert "evil.pth" in str(err.value) and str(tmp_path) not in str(err.value) and not marker.exists()
     assert sorted(p.name for p in own.upload_dir().iterdir()) == [name]  # the refused file is not kept
 
     with pytest.raises(gr.Error, match="not a model file"):
-        own.add_upload(write_not_a_model(tmp_path, "text.pth").rename(tmp_path / "notes.txt"))
+        own.add_upload(write_not_a_model(tmp_path, "text.pth").rename(tmp_path / "notes.txt"), models.get_model)
     monkeypatch.setenv("SR_APP_MAX_MODEL_MB", "0.001")
     with pytest.raises(gr.Error, match=r"at most 0.001 MB"):
-        own.add_upload(good)
+        own.add_upload(good, models.get_model)
 
 
 def test_app_ui_has_the_upload_box():

@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import smooth_rgb
 
 import sr_core
-from sr_core import detail
+from sr_core import checkpoint, detail
 from sr_core.nets import build_preset
 
 
@@ -33,9 +33,9 @@ def weights(tmp_path, monkeypatch):
     monkeypatch.delenv("SR_HUB_REPO", raising=False)
     sr_core.save_pretrained(_tiny(0), tmp_path / "real-psnr", name="real-psnr")
     sr_core.save_pretrained(_tiny(1), tmp_path / "real", name="real")
-    detail._load_detail.cache_clear()
+    checkpoint.clear_blend_cache()
     yield tmp_path
-    detail._load_detail.cache_clear()
+    checkpoint.clear_blend_cache()
 
 
 def _run(model, x):
@@ -83,24 +83,37 @@ def test_values_are_rounded_to_the_slider_grid():
 
 
 def test_each_value_is_built_once(weights):
-    a = detail.load_detail("real", 0.5)
-    assert detail.load_detail("real", 0.51) is a  # the same grid value: the cached network
-    assert detail.load_detail("real", 0.3) is not a
-    assert detail._load_detail.cache_info().misses == 2
-    full = detail.load_detail("real", 1.0)
+    a = sr_core.load_model("real", detail=0.5)
+    assert sr_core.load_model("real", detail=0.51) is a  # the same grid value: the cached network
+    assert sr_core.load_model("real", detail=0.3) is not a
+    assert checkpoint.blend_cache_info().misses == 2
+    full = sr_core.load_model("real", detail=1.0)
     assert full.config["name"] == "real" and not full.is_reparameterized  # the shipped network itself
+
+
+def test_a_name_at_a_detail_is_the_same_blend(weights):
+    """``real@0.3`` is ``load_model("real", detail=0.3)``: the one resolver, one cached network."""
+    assert sr_core.load_model("real@0.3") is sr_core.load_model("real", detail=0.3)
+    assert sr_core.load_model("real@0.3").config["detail"] == pytest.approx(0.3)
+    assert sr_core.load_model("real").config.get("detail") is None  # the bare name: the file itself
+    with pytest.raises(ValueError, match="detail works with real only"):
+        sr_core.load_model("real-psnr@0.3")
+    assert detail.split_name("real@0.3") == ("real", 0.3)
+    assert detail.split_name("dir/real@0.3") == ("dir/real@0.3", None)
+    assert detail.split_name("a@b.pth") == ("a@b.pth", None)
+    assert detail.detail_for("real", None) == detail.DEFAULT_DETAIL and detail.detail_for("srgan", None) is None
 
 
 def test_tiled_upscale_uses_one_network_for_every_tile(weights, monkeypatch):
     """Interpolation happens once per value, never per tile: count calls of interpolate."""
     calls = []
     real_interpolate = detail.interpolate
-    monkeypatch.setattr(detail, "interpolate", lambda *a: calls.append(1) or real_interpolate(*a))
+    monkeypatch.setattr(checkpoint, "interpolate", lambda *a: calls.append(1) or real_interpolate(*a))
     img = Image.fromarray(smooth_rgb(70, 60))
-    model = detail.load_detail("real", 0.4)
+    model = sr_core.load_model("real", detail=0.4)
     tiles = []
     sr_core.upscale(model, img, tile=40, tile_overlap=8, progress=lambda d, t: tiles.append(t))
-    sr_core.upscale(detail.load_detail("real", 0.4), img, tile=40, tile_overlap=8)
+    sr_core.upscale(sr_core.load_model("real", detail=0.4), img, tile=40, tile_overlap=8)
     assert tiles[-1] > 1 and len(calls) == 1
 
 
@@ -111,7 +124,7 @@ def test_cli_detail(cli, weights, tmp_path):
     assert result.returncode == 0, result.stderr
     out = tmp_path / "photo_real-detail0.30_x4.png"
     assert Image.open(out).size == (80, 64)
-    expected = sr_core.upscale(detail.load_detail("real", 0.3), Image.open(src), dtype="auto")  # the CLI's precision
+    expected = sr_core.upscale(sr_core.load_model("real", detail=0.3), Image.open(src), dtype="auto")  # the CLI's precision
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
     bad = cli("upscale", src, "--model", "srresnet", "--detail", "0.3")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "detail works with real only" in bad.stderr
@@ -139,7 +152,7 @@ def test_app_default_and_detail(weights, monkeypatch):
     path, info = callbacks.upscale_image(img, "real", detail=0.2)
     assert info["detail"] == 0.2 and "detail0.20" in path
     assert callbacks.upscale_summary(info).startswith("**real** (detail 0.2) ×4")
-    expected = sr_core.upscale(detail.load_detail("real", 0.2), img, dtype="auto")  # the app's precision
+    expected = sr_core.upscale(sr_core.load_model("real", detail=0.2), img, dtype="auto")  # the app's precision
     assert np.array_equal(np.asarray(Image.open(path)), np.asarray(expected))
     with pytest.raises(gr.Error, match="between 0"):
         callbacks.upscale_image(img, "real", detail=3)

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sr_core.nets import (ARCHS, PRESETS, SRCNN, Interpolation, SRGANDiscriminator, SRResNet, build_model,
-                          build_preset, count_parameters)
+from sr_core.nets import (ARCHS, NET_PRESETS, PRESETS, SRCNN, Interpolation, SRGANDiscriminator, SRResNet,
+                          build_model, build_preset, count_parameters)
 from sr_core.nets.blocks import SeparableConv2d
 
 TINY = dict(num_features=8, num_blocks=1)
@@ -172,9 +172,15 @@ def test_hparams_rebuild_the_same_network(arch, hparams):
     assert rebuilt.hparams == model.hparams
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_keeps_its_old_public_name():
+    import sr_core
+
+    assert PRESETS is NET_PRESETS and sr_core.PRESETS is sr_core.NET_PRESETS is NET_PRESETS
+
+
+@pytest.mark.parametrize("name", list(NET_PRESETS))
 def test_every_preset_builds_a_4x_model(name):
-    model = build_preset(name, **({"num_blocks": 1} if PRESETS[name][0] == "srresnet" else {})).eval()
+    model = build_preset(name, **({"num_blocks": 1} if NET_PRESETS[name][0] == "srresnet" else {})).eval()
     with torch.no_grad():
         y = model(torch.rand(1, 3, 8, 6))
     assert y.shape == (1, 3, 32, 24)

@@ -9,7 +9,7 @@ from sr_core import load_model
 from sr_core.inference import upscale_tensor
 from sr_core.metrics import psnr, ssim
 from sr_core.nets import count_parameters
-from sr_core.peers import PEER_FILES, available_peers, convert_swift_srgan_state, load_peer
+from benchmarks.peers import PEER_FILES, available_peers, convert_swift_srgan_state, load_peer
 
 # Parameter counts from ../shared/peers/README.md. Our Swift-SRGAN drops the 17 PReLU(64) the release
 # stores but never applies (residual.i.block2.act, convblock.act).

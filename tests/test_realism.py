@@ -1,4 +1,4 @@
-"""``train.realism`` tells a trivially separable pair apart, and trains on cats_dogs/train, tests on cats_dogs/val.
+"""``studies.realism`` tells a trivially separable pair apart, and trains on cats_dogs/train, tests on cats_dogs/val.
 
 The fake photos are per-pixel noise: their bicubic x4 upscale from 32 x 32 is smooth, so a CNN that learns
 anything separates real from generated; a check that cannot (a broken split, labels or training loop) fails.
@@ -27,8 +27,8 @@ def noise_root(tmp_path_factory):
 
 
 def test_realism_separates_noise_photos_from_their_bicubic_upscales(noise_root, tmp_path):
-    from train.catsdogs import split_files
-    from train.realism import main
+    from studies.catsdogs.data import split_files
+    from studies.realism import main
 
     report = main([f"--data_root={noise_root}", "--generators=bicubic", f"--out={tmp_path}", "--epochs=40",
                    "--width=8", "--crop=64", "--batch_size=4", "--no-cache", f"--snapshot_dir={tmp_path / 's'}"])
@@ -42,7 +42,7 @@ def test_realism_separates_noise_photos_from_their_bicubic_upscales(noise_root, 
 
 
 def test_realism_train_split_option(noise_root, tmp_path):
-    from train.realism import main
+    from studies.realism import main
 
     report = main([f"--data_root={noise_root}", "--generators=bicubic", f"--out={tmp_path}", "--epochs=1",
                    "--width=4", "--crop=32", "--no-cache", "--train_split=train", f"--snapshot_dir={tmp_path / 's'}"])

@@ -1,10 +1,10 @@
 """Committed reports describe the weights that ship, or say which earlier version they were measured on.
 
 A report JSON under ``reports/`` that records the sha256 of a shipped weights file
-(``weights/<name>/model.safetensors``) claims to describe that file. Recorded as (see ``sr_core.provenance``):
+(``weights/<name>/model.safetensors``) claims to describe that file. Recorded as (see ``benchmarks.provenance``):
 
 * ``"weights": "weights/<name>/model.safetensors"`` with ``"weights_sha256"`` beside it, or
-  ``"sr_weights"`` / ``"sr_weights_sha256"`` (``train.catsdogs``), anywhere in the JSON;
+  ``"sr_weights"`` / ``"sr_weights_sha256"`` (``studies.catsdogs.data``), anywhere in the JSON;
 * ``"weights_sha256": {"<name>": "<hex>"}`` (``train.figures``).
 
 Each recorded sha256 must equal the shipped file's, unless the report's top-level ``"stale"`` entry labels

@@ -1,4 +1,4 @@
-"""``train/srgan_catsdogs.py``: the cat/dog SRGAN fine-tune on a tiny fake data set, then ``compare``."""
+"""``studies/catsdogs/srgan.py``: the cat/dog SRGAN fine-tune on a tiny fake data set, then ``compare``."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def fake_root(tmp_path):
 
 
 def test_tiny_finetune_then_compare(fake_root, tmp_path, monkeypatch):
-    from train import srgan_catsdogs
-    from train.catsdogs import split_files
+    from studies.catsdogs import srgan as srgan_catsdogs
+    from studies.catsdogs.data import split_files
 
     monkeypatch.chdir(tmp_path)  # runs/ and the decode cache go here
     hr = tmp_path / "hr"
@@ -62,7 +62,7 @@ def test_tiny_finetune_then_compare(fake_root, tmp_path, monkeypatch):
     import torch
 
     from sr_core.classifier import load_classifier, predict_proba
-    from train.catsdogs import load_split, upscaled
+    from studies.catsdogs.data import load_split, upscaled
 
     val = load_split("val", fake_root, cache=False)
     bic = upscaled(val, "bicubic", cache=False)

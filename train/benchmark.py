@@ -77,7 +77,7 @@ def machine_info() -> dict:
 def collect_models(models: list[str] | None, extras: list[str], peers: bool) -> list[tuple[str, callable]]:
     """(label, loader) pairs, cheap loaders (nothing is loaded until called)."""
     from sr_core import available_models, has_weights, load_model
-    from sr_core.peers import available_peers, load_peer
+    from benchmarks.peers import available_peers, load_peer
 
     out = []
     names = models if models is not None else ["bicubic"] + [
@@ -122,9 +122,9 @@ def git_folder(path: str) -> str:
 
 
 def weights_source(label: str, extras: list[str]):
-    """The name or path ``collect_models`` loads for ``label`` (for ``sr_core.provenance.weights_record``)."""
+    """The name or path ``collect_models`` loads for ``label`` (for ``benchmarks.provenance.weights_record``)."""
     if label.startswith("peer:"):
-        from sr_core.peers import PEER_FILES, peers_dir
+        from benchmarks.peers import PEER_FILES, peers_dir
 
         return peers_dir() / PEER_FILES[label[5:]]
     for item in extras:
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from sr_core import config, count_parameters
     from sr_core.data import load_eval_set
-    from sr_core.provenance import weights_record
+    from benchmarks.provenance import weights_record
 
     sets = [s for s in args.sets.split(",") if s]
     models = [m for m in args.models.split(",") if m] if args.models else None
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
         model.eval()
         report["results"][label] = {"parameters": count_parameters(model), "measured": datetime.now(
             timezone.utc).isoformat(timespec="seconds"), "sets": {},
-            # the file measured and its sha256 (sr_core.provenance; tests/test_reports.py checks them)
+            # the file measured and its sha256 (benchmarks.provenance; tests/test_reports.py checks them)
             **weights_record(weights_source(label, args.extra))}
         for s in sets:
             t = time.time()

@@ -61,7 +61,7 @@ REAL_PHOTO_BOX = (156, 44, 300, 156)  # input pixels: left, top, right, bottom
 
 def real_photo(photo: Path, box: tuple[int, int, int, int], out: Path) -> dict:
     """bicubic | ``real`` at the default detail, both the 4x of the whole photo, cropped to ``box`` x 4."""
-    from sr_core.detail import DEFAULT_DETAIL, DETAIL_PAIRS, load_detail
+    from sr_core.detail import DEFAULT_DETAIL, DETAIL_PAIRS
     from sr_core.io import open_image
 
     img = open_image(photo).convert("RGB")
@@ -69,7 +69,7 @@ def real_photo(photo: Path, box: tuple[int, int, int, int], out: Path) -> dict:
     if not (0 <= left < right <= img.width and 0 <= top < bottom <= img.height):
         raise SystemExit(f"crop box {box} does not fit the photo ({img.width}x{img.height})")
     label = f"real, detail {DEFAULT_DETAIL:g} (the default)"
-    panels = [("bicubic", load_model("bicubic")), (label, load_detail("real"))]
+    panels = [("bicubic", load_model("bicubic")), (label, load_model("real", detail=DEFAULT_DETAIL))]
     big = (left * 4, top * 4, right * 4, bottom * 4)
     crops = [(name, upscale(model, img).crop(big)) for name, model in panels]
     w, h = crops[0][1].size

@@ -1,8 +1,10 @@
 """Network classes, looked up by name in a literal dict (no registry, no auto-import).
 
-``ARCHS`` maps an architecture name to its class; ``PRESETS`` maps the
+``ARCHS`` maps an architecture name to its class; ``NET_PRESETS`` maps the
 project's model names (the ones the CLI, the app and ``load_model`` accept)
-to an architecture and the constructor arguments it is built with.
+to an architecture and the constructor arguments it is built with (``PRESETS``
+is its older name, kept for the public API). Not to be confused with the
+degradation presets of :mod:`sr_core.degradations` or the app's Compare presets.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ ARCHS: dict[str, type[nn.Module]] = {
 # Model name -> (architecture, constructor arguments). The learned presets are
 # the variants this project trains and ships; every argument can be changed in
 # the training configs (e.g. ``--norm=batch`` for the paper's BatchNorm SRResNet).
-PRESETS: dict[str, tuple[str, dict]] = {
+NET_PRESETS: dict[str, tuple[str, dict]] = {
     "srresnet": ("srresnet", dict(norm="none", global_skip="bicubic")),
     "srgan": ("srresnet", dict(norm="none", global_skip="bicubic")),
     "swift-srgan": ("srresnet", dict(conv="separable", norm="none", global_skip="bicubic")),
@@ -42,6 +44,8 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "nearest": ("interpolation", dict(mode="nearest")),
 }
 
+PRESETS = NET_PRESETS  # the public name of sr_core (sr_core.PRESETS) before NET_PRESETS
+
 # Names that need no weights.
 CLASSICAL = ("bicubic", "lanczos", "nearest")
 
@@ -55,9 +59,9 @@ def build_model(arch: str, **hparams) -> nn.Module:
 
 def build_preset(name: str, **overrides) -> nn.Module:
     """Build a model name's preset (randomly initialised), with optional argument overrides."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(PRESETS)}")
-    arch, hparams = PRESETS[name]
+    if name not in NET_PRESETS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(NET_PRESETS)}")
+    arch, hparams = NET_PRESETS[name]
     return build_model(arch, **{**hparams, **overrides})
 
 
@@ -65,5 +69,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ARCHS", "PRESETS", "CLASSICAL", "build_model", "build_preset", "count_parameters",
+__all__ = ["ARCHS", "NET_PRESETS", "PRESETS", "CLASSICAL", "build_model", "build_preset", "count_parameters",
            "SRResNet", "SRCNN", "FastSR", "SRGANDiscriminator", "UNetDiscriminatorSN", "Interpolation"]

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import config
-from .checkpoint import load_state_into, read_state_dict
-from .nets import SRResNet
-from .resize import resize
+from sr_core import config
+from sr_core.checkpoint import load_state_into, read_state_dict
+from sr_core.nets import SRResNet
+from sr_core.resize import resize
 
 PEER_FILES = {
     "swift-srgan-official": "swift_srgan_x4.safetensors",

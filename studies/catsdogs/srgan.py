@@ -1,12 +1,12 @@
 """SRGAN for the cat-vs-dog study (issue 4): the shipped ``srgan`` fine-tuned on the study's HR images.
 
-    python -m train.srgan_catsdogs                     # fine-tune -> runs/srgan_catsdogs
-    python -m train.srgan_catsdogs --resume            # continue after a kill
-    python -m train.srgan_catsdogs --tiny --data_root=... --hr_dir=/tmp/hr   # seconds-long smoke run
-    python -m train.srgan_catsdogs compare             # srgan vs the fine-tune on the validation split
+    python -m studies.catsdogs.srgan                     # fine-tune -> runs/srgan_catsdogs
+    python -m studies.catsdogs.srgan --resume            # continue after a kill
+    python -m studies.catsdogs.srgan --tiny --data_root=... --hr_dir=/tmp/hr   # seconds-long smoke run
+    python -m studies.catsdogs.srgan compare             # srgan vs the fine-tune on the validation split
     python -m train.ship runs/srgan_catsdogs srgan-catsdogs   # -> weights/srgan-catsdogs
 
-Data: the *fitting* part of ``cats_dogs/train`` (70 %, ``train.catsdogs.split_files(split="train")``)
+Data: the *fitting* part of ``cats_dogs/train`` (70 %, ``studies.catsdogs.data.split_files(split="train")``)
 as HR 128 x 128 images (the study's HR: the photo resized directly), written once as PNGs to
 ``runs/catsdogs_hr128/train/``; training crops 96 px from them with LR made on the fly by Pillow
 bicubic, as for every model here. Validation while training: 48 images of the study's validation
@@ -35,10 +35,11 @@ from PIL import Image
 
 from sr_core.io import atomic_write
 
-from .catsdogs import load_split, probabilities, to_float, upscaled
-from .common import TINY
-from .common import main as train_main
-from .srgan import RECIPES, SRGANConfig
+from train.common import TINY
+from train.common import main as train_main
+from train.srgan import RECIPES, SRGANConfig
+
+from .data import load_split, probabilities, to_float, upscaled
 
 HR_DIR = Path("runs") / "catsdogs_hr128"
 VAL_IMAGES = 48
@@ -79,7 +80,7 @@ def train(argv: list[str]) -> dict:
 def compare(args) -> dict:
     from sr_core.classifier import load_classifier
     from sr_core.metrics import psnr, ssim
-    from sr_core.provenance import weights_record
+    from benchmarks.provenance import weights_record
 
     val = load_split("val", args.data_root)
     hr = to_float(val.hr)
@@ -112,7 +113,7 @@ def compare(args) -> dict:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["compare"]:
-        ap = argparse.ArgumentParser(prog="python -m train.srgan_catsdogs compare")
+        ap = argparse.ArgumentParser(prog="python -m studies.catsdogs.srgan compare")
         ap.add_argument("--candidate", default="runs/srgan_catsdogs/weights")
         ap.add_argument("--classifier", default="classifier-a")
         ap.add_argument("--data_root", default=None)

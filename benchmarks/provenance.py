@@ -6,7 +6,7 @@ matches a report that claims to describe it, unless the report labels that figur
 version (its top-level ``"stale"`` entry). The fields a report writer adds:
 
 * ``"weights": "<path>"`` with ``"weights_sha256": "<hex>"`` beside it (one model), as
-  :func:`weights_record` returns them; or ``"sr_weights"`` / ``"sr_weights_sha256"`` (``train.catsdogs``);
+  :func:`weights_record` returns them; or ``"sr_weights"`` / ``"sr_weights_sha256"`` (``studies.catsdogs.data``);
 * ``"weights_sha256": {"<name>": "<hex>", ...}`` (several models, by shipped name: ``train.figures``).
 """
 
@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+
+from sr_core.checkpoint import locate_weights
+from sr_core.nets import CLASSICAL
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -29,13 +32,10 @@ def file_sha256(path: str | Path) -> str:
 def weights_file(name_or_path: str | Path) -> Path | None:
     """The weights file ``sr_core.load_model`` / ``load_classifier`` would read for a name or path (a folder,
     a file, ``weights/<name>/``, or the local Hub cache); None for the classical names or when there is none."""
-    from .checkpoint import _resolve
-    from .nets import CLASSICAL
-
     if str(name_or_path) in CLASSICAL:
         return None
     try:
-        weights, _, _ = _resolve(name_or_path, local_files_only=True)
+        weights, _ = locate_weights(name_or_path, local_files_only=True)
     except FileNotFoundError:
         return None
     return weights if weights.is_file() else None

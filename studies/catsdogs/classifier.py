@@ -1,10 +1,10 @@
 """Cat-vs-dog classifiers for the super-resolution study (issue 4).
 
-    python -m train.classifier --variant=a                    # HR training images -> weights/classifier-a
-    python -m train.classifier --variant=b --sr_model=NAME    # HR + SR(LR) training images -> weights/classifier-b
-    python -m train.classifier --tiny --data_root=... --out_dir=/tmp/x   # seconds-long smoke run
+    python -m studies.catsdogs.classifier --variant=a                  # HR training images -> weights/classifier-a
+    python -m studies.catsdogs.classifier --variant=b --sr_model=NAME  # HR + SR(LR) images -> weights/classifier-b
+    python -m studies.catsdogs.classifier --tiny --data_root=... --out_dir=/tmp/x   # seconds-long smoke run
 
-Data (``train/catsdogs.py``): ``cats_dogs/train`` split per class 70/30 (seed ``seed``) into fitting and
+Data (``studies/catsdogs/data.py``): ``cats_dogs/train`` split per class 70/30 (seed ``seed``) into fitting and
 validation images; the 998 ``cats_dogs/val`` photos are the test set and are never read here.
 HR = photo resized directly to 128 x 128; LR = Pillow-bicubic 32 x 32; SR = LR through ``sr_model``.
 
@@ -39,11 +39,13 @@ import torch
 import torch.nn.functional as F
 
 from sr_core import config as sr_config
-from sr_core.classifier import Classifier, augmentation, classification_metrics, save_classifier
+from sr_core.classifier import Classifier, augmentation, save_classifier
 from sr_core.training import seed_everything
 
-from .catsdogs import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
-from .common import parse_overrides
+from train.common import parse_overrides
+
+from .data import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
+from .stats import classification_metrics
 
 
 @dataclass

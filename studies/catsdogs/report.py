@@ -1,7 +1,7 @@
 """Does super-resolution help a cat/dog classifier? The test-set report of issue 4.
 
-    python -m train.catsdogs_report --sr_model=srgan-catsdogs --out=reports/catsdogs
-    python -m train.catsdogs_report --sr_model=runs/srresnet_cpu/weights --out=reports/catsdogs_srresnet
+    python -m studies.catsdogs.report --sr_model=srgan-catsdogs --out=reports/catsdogs
+    python -m studies.catsdogs.report --sr_model=runs/srresnet_cpu/weights --out=reports/catsdogs_srresnet
 
 Both classifiers (``classifier-a``: trained on HR; ``classifier-b``: trained on HR + SR images) are
 evaluated on the 998 test photos (``cats_dogs/val``, never used for training or selection) under
@@ -29,12 +29,14 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.provenance import weights_record
 from sr_core import config as sr_config
-from sr_core.classifier import LABELS, classification_metrics, load_classifier, mcnemar_p
-from sr_core.provenance import weights_record
+from sr_core.classifier import LABELS, load_classifier
 
-from .catsdogs import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
-from .common import parse_overrides, without_machine_paths
+from train.common import parse_overrides, without_machine_paths
+
+from .data import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
+from .stats import classification_metrics, mcnemar_p
 
 INPUTS = ("hr", "bicubic", "sr")
 INPUT_TITLES = {"hr": "HR 128", "bicubic": "bicubic x4 of 32", "sr": "SR x4 of 32"}
@@ -301,7 +303,7 @@ def run(cfg: ReportConfig) -> dict:
     idx, mixed = pick_examples(test, probs, min(cfg.examples, len(test)), cfg.seed)
     plot_examples(test, views, probs, idx, out / "examples.png", mixed)
 
-    report = {"command": "python -m train.catsdogs_report " + " ".join(sys.argv[1:]),
+    report = {"command": "python -m studies.catsdogs.report " + " ".join(sys.argv[1:]),
               "config": dataclasses.asdict(cfg),
               "data": {"test": f"{data_root}/cats_dogs/val", "n_test": len(test),
                        "n_cat": int((test.labels == 0).sum()), "n_dog": int((test.labels == 1).sum()),

@@ -50,10 +50,10 @@ def path_of(name: str | None) -> Path | None:
     return path if path.is_file() else None
 
 
-def add_upload(path: str | Path | None, load=None) -> str:
+def add_upload(path: str | Path | None, load) -> str:
     """Check and store an uploaded model file; return its model name (``uploaded-<hash>-<file name>``).
 
-    ``load(name)`` loads the stored model (default: ``demo.models.get_model``, which caches
+    ``load(name)`` loads the stored model (the app passes ``demo.models.get_model``, which caches
     it). Raises ``gradio.Error`` with a one-line reason for a missing, too large or unusable file.
     """
     import gradio as gr
@@ -78,8 +78,6 @@ def add_upload(path: str | Path | None, load=None) -> str:
     stored = upload_dir() / name
     if not stored.is_file():
         shutil.copyfile(path, stored)
-    if load is None:
-        from .models import get_model as load
     try:
         load(name)
     except (FileNotFoundError, OSError, ValueError) as err:  # CheckpointError is a ValueError

@@ -1,5 +1,5 @@
-"""Data of the cat-vs-dog study (issue 4), shared by ``train/classifier.py``, ``train/catsdogs_report.py``
-and ``train/realism.py``.
+"""Data of the cat-vs-dog study (issue 4), shared by ``studies/catsdogs/classifier.py``,
+``studies/catsdogs/report.py`` and ``studies/realism.py``.
 
 * ``<data_root>/cats_dogs/train/{cat,dog}`` (2001 photos): split per class, 70/30, with
   ``sr_core.data.split_paths(seed)`` into ``train`` (fitting) and ``val`` (model selection).

@@ -1,7 +1,7 @@
 """Realism check: can a small CNN tell real HR images from a generator's x4 upscales?
 
-    python -m train.realism                                       # generators bicubic, srcnn, srgan
-    python -m train.realism --generators=bicubic,runs/srresnet_cpu/weights --out=reports/realism
+    python -m studies.realism                                       # generators bicubic, srcnn, srgan
+    python -m studies.realism --generators=bicubic,runs/srresnet_cpu/weights --out=reports/realism
 
 For each generator, a fresh small CNN (``RealismCNN``, four stride-2 convolutions, about 0.1 M
 parameters) learns "real" (the 128 x 128 HR photo) against "generated" (the generator's x4 upscale of
@@ -40,11 +40,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from sr_core import config as sr_config
-from sr_core.classifier import roc_auc, wilson_interval
 from sr_core.training import seed_everything
 
-from .catsdogs import load_split, snapshot_sr_weights, sr_model_id, to_float, upscaled
-from .common import parse_overrides, without_machine_paths
+from studies.catsdogs.data import load_split, snapshot_sr_weights, sr_model_id, to_float, upscaled
+from studies.catsdogs.stats import roc_auc, wilson_interval
+from train.common import parse_overrides, without_machine_paths
 
 
 @dataclass
@@ -193,7 +193,7 @@ def run(cfg: RealismConfig) -> dict:
         print(f"{name}: real-vs-generated accuracy {res['accuracy']:.3f} "
               f"(95% CI {res['accuracy_ci95'][0]:.3f}-{res['accuracy_ci95'][1]:.3f}), AUC {res['roc_auc']:.3f}",
               flush=True)
-    report = {"command": "python -m train.realism " + " ".join(sys.argv[1:]), "config": dataclasses.asdict(cfg),
+    report = {"command": "python -m studies.realism " + " ".join(sys.argv[1:]), "config": dataclasses.asdict(cfg),
               "photos": f"CNN trained on {data_root}/cats_dogs/train, split {cfg.train_split} ({len(fit)} photos), "
                         f"tested on {data_root}/cats_dogs/val ({len(photos)} photos); in each, half shown real, "
                         f"half generated",
