@@ -100,7 +100,8 @@ def short_training(names: list[str], iters: int, crop: int = 192, batch: int = 1
 
     from sr_core import config
     from sr_core.data import SRTrainSet, StepSampler, load_eval_set
-    from sr_core.training import evaluate, pixel_step
+    from sr_core.metrics import evaluate
+    from sr_core.training import pixel_step
 
     root = config.data_root()
     dataset = SRTrainSet([root / "sr_train"], crop, 4, seed=0)

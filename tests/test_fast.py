@@ -344,7 +344,7 @@ def test_cost_curve_adds_a_gpu_stretch_at_the_lineages_cpu_hours(tmp_path, monke
     from the log and the Set5 PSNR of its weights measured when the command runs (not its in-run validation)."""
     from sr_core import build_preset, save_pretrained
     from sr_core.data import load_eval_set
-    from sr_core.training import evaluate
+    from sr_core.metrics import evaluate
     from train.cost_curve import gpu_point
     from train.ship import _time_line
 

@@ -53,13 +53,13 @@ from torch.utils.data import DataLoader
 from sr_core import config as sr_config
 from sr_core.checkpoint import load_model, save_pretrained
 from sr_core.io import atomic_write
-from sr_core.data import MIXES, REAL_DEGRADATIONS, SRTrainSet, StepSampler, degrade, load_eval_set, load_rgb, mod_crop
-from sr_core.io import list_images, to_tensor
+from sr_core.data import MIXES, SRTrainSet, StepSampler, load_eval_set
 from sr_core.degradations import usm_sharp
 from sr_core.losses import ContentLoss, PixelLoss, WeightsUnavailableError
 from sr_core import nets as sr_nets
 from sr_core.nets import SRGANDiscriminator, UNetDiscriminatorSN, build_preset, count_parameters
-from sr_core.training import (Meter, evaluate, gan_step, load_state, pixel_step, replicas_in_sync, save_state,
+from sr_core.metrics import evaluate
+from sr_core.training import (Meter, gan_step, load_state, pixel_step, replicas_in_sync, save_state,
                               seed_everything, setup_distributed)
 
 
@@ -369,25 +369,8 @@ def validation_pairs(cfg: TrainConfig, data_root: Path) -> list:
     ``real``/``real-mild`` the same pipeline with fixed seeds (image ``i`` drawn with ``(VAL_SEED, i)``)."""
     # a benchmark name (Set5) or a folder of HR images (a path, absolute or relative to data_root)
     hr_dir = data_root / cfg.val_set if "/" in cfg.val_set else data_root / "sr_benchmark" / cfg.val_set / "HR"
-    real = cfg.degradation in REAL_DEGRADATIONS
-    if not cfg.val_crop and not real:
-        return load_eval_set(hr_dir, cfg.scale, cfg.degradation, cfg.blur_sigma)
-    pairs = []
-    for i, path in enumerate(list_images(hr_dir)):
-        hr = mod_crop(load_rgb(path), cfg.scale)
-        if cfg.val_crop:
-            side = min(cfg.val_crop, *hr.size) // cfg.scale * cfg.scale
-            x, y = (hr.width - side) // 2, (hr.height - side) // 2
-            hr = hr.crop((x, y, x + side, y + side))
-        if real:
-            from sr_core.degradations import degrade_real
-
-            preset = "real" if cfg.degradation == "real-mix" else cfg.degradation  # a mix: its hardest part
-            lr = degrade_real(hr, cfg.scale, preset, seed=VAL_SEED, index=i)
-        else:
-            lr = degrade(hr, cfg.scale, cfg.degradation, cfg.blur_sigma)
-        pairs.append((path.stem, to_tensor(lr), to_tensor(hr)))
-    return pairs
+    preset = "real" if cfg.degradation == "real-mix" else cfg.degradation  # a mix: its hardest part
+    return load_eval_set(hr_dir, cfg.scale, preset, cfg.blur_sigma, seed=VAL_SEED, crop=cfg.val_crop)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -693,7 +676,7 @@ def run(cfg: TrainConfig) -> dict:
         dist.destroy_process_group()
     if stop["signal"]:
         raise SystemExit(128 + stop["signal"])
-    return {k: v for k, v in last.items() if k != "per_image"}
+    return {k: last[k] for k in ("psnr", "ssim") if k in last}
 
 
 def main(cfg, recipes: dict[str, dict] | None = None, argv: list[str] | None = None) -> dict:

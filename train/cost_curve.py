@@ -112,7 +112,7 @@ def gpu_point(run: Path, after: dict) -> dict:
     from sr_core import config as sr_config
     from sr_core import load_model
     from sr_core.data import load_eval_set
-    from sr_core.training import evaluate
+    from sr_core.metrics import evaluate
 
     rows = [r for r in read_metrics(run / "metrics.jsonl") if r.get("kind") == "train"]
     cfg = json.loads((run / "weights" / "config.json").read_text())
