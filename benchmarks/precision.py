@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
                      f"{r['speedup']:.2f}x | {r['max_abs_diff_in_255']:.2f} / {r['mean_abs_diff_in_255']:.3f} |")
     if res["training"]:
         lines += ["", f"Training step (`sr_core.training.pixel_step`: forward, L1, backward, Adam; channels-last, as "
-                  f"`train/common.py` runs it), batch {args.train_batch} of {args.train_patch} px LR patches at 4x, "
+                  f"`train/loop.py` runs it), batch {args.train_batch} of {args.train_patch} px LR patches at 4x, "
                   f"best of 4 interleaved rounds of {args.train_steps} steps; bfloat16 = `--amp=bf16` (autocast of "
                   "the forward pass, float32 weights and optimiser):", "",
                   "| model | float32 s/step | bfloat16 s/step | speed-up |", "|---|---:|---:|---:|"]

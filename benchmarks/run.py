@@ -34,7 +34,7 @@ own gain is measured in pairs of fresh processes.
 * ``degradations``: the cost of ``sr_core.degradations`` (Real-ESRGAN's second-order model) per batch against
   a training step of ``fast`` (``benchmarks/degradations.py``).
 * ``training``: training iterations/s fed by the real loader (``SRTrainSet`` +
-  ``StepSampler`` + ``DataLoader``, as ``train/common.py`` builds it) against
+  ``StepSampler`` + ``DataLoader``, as ``train/loop.py`` builds it) against
   the same model fed from pre-made tensors.
 
 Timings are wall-clock medians; on a machine where other processes compete for
@@ -560,7 +560,7 @@ def markdown(res: dict) -> str:
                       f"`pixel_step` (Adam, L1, channels-last), batch {tr['batch']}, HR crop {tr['crop']}. Loader: "
                       f"`SRTrainSet` ({tr['images']} images decoded once in {_f(tr['decode_seconds'], 1)} s and "
                       "cached) + `StepSampler` + `DataLoader` (persistent workers, prefetch 4), as "
-                      "`train/common.py` builds it. "
+                      "`train/loop.py` builds it. "
                       f"One batch costs the loader {_f(tr['batch_ms'], 1)} ms of CPU ({_f(tr['sample_ms'], 2)} ms a "
                       "sample). Memory feed: the same batches pre-made as tensors. Feeds interleaved in rounds of "
                       "the same iterations; the best round of each is shown.", "",

@@ -204,7 +204,7 @@ def test_saved_weights_load_back_and_merge(tmp_path):
 # --- training ------------------------------------------------------------------------------------------------
 
 def test_ema_update_follows_its_formula():
-    from train.common import update_ema
+    from train.loop import update_ema
 
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     before = [p.detach().clone() for p in a.parameters()]

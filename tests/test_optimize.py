@@ -266,7 +266,7 @@ def test_training_evaluation_sees_weights_changed_without_a_version_bump():
 
 
 def test_ema_update_bumps_the_versions_it_changes():
-    from train.common import update_ema
+    from train.loop import update_ema
 
     model, ema = _net(norm="none"), _net(norm="none")
     before = [p._version for p in ema.parameters()]

@@ -188,7 +188,8 @@ def test_srresnet_tiny(jobs, monkeypatch):
     assert run["config"]["config"]["crop_size"] == 32 and run["config"]["generator"]["hparams"]["num_blocks"] == 1
     assert [row["iter"] for row in run["rows"] if row["kind"] == "val"] == [2, 4]  # --tiny: val_every=2
     # starting again without --resume would throw the run away: refused (before any training or data loading)
-    from train.common import parse_overrides, run as train_run
+    from train.config import parse_overrides
+    from train.loop import run as train_run
     from train.srresnet import SRResNetConfig
 
     monkeypatch.chdir(r.cwd)
@@ -322,7 +323,8 @@ def test_torchrun_two_processes(jobs):
 # --- configuration (in-process, no training) ------------------------------------------------------
 
 def test_overrides_recipes_and_stage_defaults():
-    from train.common import TINY, explicit_keys, lr_factor, parse_overrides
+    from train.config import TINY, explicit_keys, parse_overrides
+    from train.loop import lr_factor
     from train.srgan import RECIPES as SRGAN_RECIPES, SRGANConfig
     from train.swift_srgan import SwiftSRGANConfig
 

@@ -33,7 +33,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .common import read_metrics
+from .records import read_metrics
 
 
 def _threads_by_segment(cfg: dict) -> list[tuple[int, int]]:

@@ -20,7 +20,8 @@ a pinned-memory loader; ``python -m train.sprint`` packs the photographs and run
 
 from dataclasses import dataclass
 
-from .common import TrainConfig, main
+from .config import TrainConfig
+from .loop import main
 
 
 @dataclass

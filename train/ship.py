@@ -24,7 +24,7 @@ from sr_core.nets import count_parameters
 
 from benchmarks.hardware import machine_info
 from benchmarks.quality import SETS
-from .common import read_metrics, without_machine_paths
+from .records import read_metrics, without_machine_paths
 
 
 def _short(path: str) -> str:

@@ -38,7 +38,7 @@ from PIL import Image
 from sr_core import config as sr_config
 from sr_core.io import list_images
 
-from .common import read_metrics
+from .records import read_metrics
 
 PACK_DIR = Path("sprint_data")
 VAL_DIR = Path("sprint_val")
