@@ -208,7 +208,8 @@ class StepSampler(Sampler):
 
 
 def load_eval_set(hr_dir: str | Path, scale: int = 4, degradation: str = "bicubic", blur_sigma: float = 1.6, *,
-                  seed: int = 0, limit: int | None = None, crop: int = 0) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+                  seed: int = 0, limit: int | None = None, crop: int = 0
+                  ) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """Evaluation pairs ``(name, lr, hr)`` as (1, 3, h, w) tensors: the images of ``hr_dir`` (sorted), each HR
     cropped to a multiple of the scale.
 
