@@ -253,7 +253,8 @@ def run_load(url: str, inputs: dict[str, tuple[Path, bool]], clients: int, secon
     }
 
 
-def markdown(res: dict) -> str:
+def load_table_md(res: dict) -> str:
+    """``app_load.md``: outcomes, latencies and server memory under concurrent load."""
     o, mem = res["outcomes"], res["server_memory"]
     lat = lambda d: " / ".join(f"{d[k]:.2f}" for k in ("p50", "p90", "p99", "max")) if d else "-"  # noqa: E731
     lines = [
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     res["command"] = "python -m benchmarks.app_load " + " ".join(argv if argv is not None else sys.argv[1:])
     from benchmarks.report import write_report
 
-    write_report(args.out, "app_load", res, markdown(res))
+    write_report(args.out, "app_load", res, load_table_md(res))
     return 1 if res["outcomes"]["error"] or res["errors"] or res["hung_clients"] else 0
 
 

@@ -112,7 +112,8 @@ def measure(samples: int = 48, steps: int = 5, batch: int = 16, hr_size: int = 1
     return out
 
 
-def markdown(res: dict) -> str:
+def degradation_cost_md(res: dict) -> str:
+    """``degradations.md``: the cost of the degradations per batch against a training step."""
     s = res["training_step"]
     lines = ["# Degradation cost vs a training step", "",
              f"HR crop {res['hr_size']} px -> LR {res['lr_size']} px, batch {res['batch']}, {res['threads']} thread(s) "
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
     res = measure(args.samples, args.steps, args.batch, threads=args.threads)
     from benchmarks.report import write_report
 
-    write_report(args.out, "degradations", res, markdown(res))
+    write_report(args.out, "degradations", res, degradation_cost_md(res))
     return res
 
 

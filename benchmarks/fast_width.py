@@ -100,7 +100,8 @@ def short_training(names: list[str], iters: int, crop: int = 192, batch: int = 1
 
     from sr_core import config
     from sr_core.data import SRTrainSet, StepSampler, load_eval_set
-    from sr_core.training import evaluate, pixel_step
+    from sr_core.metrics import evaluate
+    from sr_core.training import pixel_step
 
     root = config.data_root()
     dataset = SRTrainSet([root / "sr_train"], crop, 4, seed=0)
@@ -125,7 +126,8 @@ def short_training(names: list[str], iters: int, crop: int = 192, batch: int = 1
     return out
 
 
-def markdown(res: dict) -> str:
+def width_table_md(res: dict) -> str:
+    """``fast_width.md``: speed and Set5 quality of each width / attention variant of ``fast``."""
     lines = [f"# `fast`: width and attention ({res['date']})", "", f"Command: `{res['command']}`  ",
              f"torch {res['torch']}, Python {res['python']}, {res['threads']} torch threads, CUDA: none. Inference: "
              f"the merged network optimised as `upscale` runs it, input 1x3x{res['size']}x{res['size']}, median of "
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
            "variants": measure_speed(args.size, 2, args.runs, args.train_steps, lr_patch=args.train_patch)}
     if args.train_iters:
         res["training"] = short_training(names, args.train_iters)
-    write_report(args.out, "fast_width", res, markdown(res))
+    write_report(args.out, "fast_width", res, width_table_md(res))
     return 0
 
 

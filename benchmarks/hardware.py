@@ -15,12 +15,14 @@ convolution (oneDNN) give the practical ceilings of the libraries PyTorch uses.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -106,6 +108,22 @@ def cpu_info() -> dict:
         "torch_threads": torch.get_num_threads(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
+
+
+def machine_info() -> dict:
+    """What a report records about the run: CPU (``cpu_info``), cores, torch threads and versions, the load
+    average at start, the git commit and the date."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parents[1], timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {"cpu": cpu_info()["model_name"], "logical_cores": os.cpu_count(),
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "cuda": torch.cuda.is_available(),
+            "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "git_commit": commit, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def fma_layout(info: dict) -> dict:

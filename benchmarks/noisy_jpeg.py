@@ -41,11 +41,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from sr_core import config, load_model, upscale_tensor
+    from sr_core import config, load_model
     from sr_core.data import load_eval_set
     from sr_core.io import list_images, to_tensor
-    from sr_core.metrics import psnr
-    from train.benchmark import evaluate_model
+    from sr_core.metrics import evaluate
 
     from .report import write_report
 
@@ -60,11 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     res = {"argv": list(sys.argv[1:] if argv is None else argv), "results": {}}
     for label, src in entries:
         model = load_model(src)
-        row = {"clean_set5": evaluate_model(model, clean_pairs)["psnr"], "noisy": {}}
-        with torch.no_grad():
-            for name, lr, hr in noisy:
-                out = upscale_tensor(model, lr).clamp(0, 1)
-                row["noisy"][name] = float(psnr((out * 255).round() / 255, hr, 4))
+        row = {"clean_set5": evaluate(model, clean_pairs, 4, rounded=True)["psnr"], "noisy": {}}
+        # tile=None: upscale_tensor's automatic tile, as this report was made
+        row["noisy"] = {name: v["psnr"] for name, v in evaluate(model, noisy, 4, tile=None)["per_image"].items()}
         row["noisy_mean"] = sum(row["noisy"].values()) / len(row["noisy"])
         res["results"][label] = row
         print(label, f"{row['clean_set5']:.3f}", {k: round(v, 3) for k, v in row["noisy"].items()}, file=sys.stderr)

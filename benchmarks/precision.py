@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> dict:
     from sr_core.data import load_eval_set
     from sr_core.inference import auto_dtype, has_amx, has_avx512_bf16
     from sr_core.io import to_tensor
-    from train.benchmark import evaluate_model, machine_info
+    from sr_core.metrics import evaluate
+
+    from .hardware import machine_info
 
     from .memory import test_photo
     from .report import write_report
@@ -56,8 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
         model = load_model(name).eval()
         row = {"sets": {}, "seconds": {k: [] for k in dtypes}}
         for s in sets:
-            row["sets"][s] = {k: {m: evaluate_model(model, pairs[s], d)[m] for m in ("psnr", "ssim")}
-                              for k, d in dtypes.items()}
+            row["sets"][s] = {k: {m: r[m] for m in ("psnr", "ssim")} for k, d in dtypes.items()
+                              for r in [evaluate(model, pairs[s], 4, dtype=d, rounded=True)]}
         outs = {}
         upscale_tensor(model, x[..., :64, :64], dtype=torch.bfloat16)  # oneDNN's first-call set-up, untimed
         for _ in range(args.runs):
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
                      f"{r['speedup']:.2f}x | {r['max_abs_diff_in_255']:.2f} / {r['mean_abs_diff_in_255']:.3f} |")
     if res["training"]:
         lines += ["", f"Training step (`sr_core.training.pixel_step`: forward, L1, backward, Adam; channels-last, as "
-                  f"`train/common.py` runs it), batch {args.train_batch} of {args.train_patch} px LR patches at 4x, "
+                  f"`train/loop.py` runs it), batch {args.train_batch} of {args.train_patch} px LR patches at 4x, "
                   f"best of 4 interleaved rounds of {args.train_steps} steps; bfloat16 = `--amp=bf16` (autocast of "
                   "the forward pass, float32 weights and optimiser):", "",
                   "| model | float32 s/step | bfloat16 s/step | speed-up |", "|---|---:|---:|---:|"]

@@ -7,14 +7,14 @@
     python -m benchmarks.real --grid photo1.jpg,photo2.jpg --grid-models bicubic,srresnet,srgan,peer:realesr-general-x4v3
 
 Test sets: each BSD100 HR image (``sr_core.config.benchmark_dir("BSD100")``,
-sorted, cropped to a multiple of 4) degraded by ``sr_core.degradations`` at
+sorted, cropped to a multiple of 4) degraded by ``sr_core.degradations`` (``sr_core.data.load_eval_set``) at
 two strengths, ``real-mild`` and ``real`` (the Real-ESRGAN defaults), image
 ``i`` with ``seed`` 14 and index ``i``: fixed sets, made on the fly (nothing
 committed), identical in every run and on every machine with the same
 OpenCV JPEG codec.
 
 Metrics: Y-PSNR / SSIM against the HR image (``sr_core.metrics``, BT.601
-luma of 8-bit images, 4-pixel border removed, as ``train.benchmark``), and
+luma of 8-bit images, 4-pixel border removed, ``sr_core.metrics.evaluate``), and
 NIQE (``benchmarks.niqe``: no reference, lower is more natural; whole output
 image), with the HR images' own NIQE as the reference row. Speed: output
 megapixels per second of the forward pass (``upscale_tensor``, whole image,
@@ -34,16 +34,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from sr_core import config, count_parameters, load_model  # noqa: E402
+from sr_core.data import load_eval_set  # noqa: E402
+from sr_core.metrics import evaluate  # noqa: E402
+
+from benchmarks.hardware import machine_info  # noqa: E402
+from benchmarks.niqe import niqe  # noqa: E402
+from benchmarks.quality import collect_models  # noqa: E402
 
 SCALE = 4
 SEED = 14
@@ -57,81 +63,8 @@ GRID_PHOTOS = ("cats_dogs/train/cat/cat.212.jpg", "cats_dogs/train/cat/cat.471.j
 GRID_MODELS = ("bicubic", "srresnet", "srgan", "real-psnr", "real@0.5", "real", f"peer:{PEER}")
 
 
-def degraded_set(preset: str, limit: int | None = None, seed: int = SEED, test_set: str = "BSD100"
-                 ) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """``(name, lr, hr)`` of ``test_set`` (BSD100) at one strength, (1, 3, h, w) tensors; image ``i`` drawn with
-    ``(seed, i)``."""
-    from sr_core import config
-    from sr_core.data import load_rgb, mod_crop
-    from sr_core.degradations import degrade_array
-    from sr_core.io import list_images, to_tensor
-
-    paths = sorted(list_images(config.benchmark_dir(test_set)))
-    if not paths:
-        raise FileNotFoundError(f"no images in {config.benchmark_dir(test_set)}")
-    pairs = []
-    for i, path in enumerate(paths[:limit]):
-        hr = mod_crop(load_rgb(path), SCALE)
-        lr, _ = degrade_array(np.asarray(hr), SCALE, preset, seed=seed, index=i)
-        pairs.append((path.stem, torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))[None], to_tensor(hr)))
-    return pairs
-
-
-def collect_models(models: list[str] | None, extras: list[str], peer: bool = True) -> list[tuple[str, callable]]:
-    """(label, loader) pairs; nothing is loaded until a loader is called."""
-    from sr_core import available_models, has_weights, load_model
-    from benchmarks.peers import available_peers, load_peer
-
-    names = models if models is not None else ["bicubic"] + [
-        n for n in available_models() if n not in ("bicubic", *SKIP) and has_weights(n)]
-    out = []
-    for name in names:
-        if "@" in name:  # real@0.5: real blended with real-psnr at detail 0.5 (sr_core.load_model)
-            out.append((name, lambda n=name: load_model(n)))
-        elif name.startswith("peer:"):
-            if name[5:] in available_peers():
-                out.append((name, lambda n=name[5:]: load_peer(n)))
-            else:
-                print(f"skipping {name}: weights not in ../shared/peers", file=sys.stderr)
-        elif has_weights(name):
-            out.append((name, lambda n=name: load_model(n)))
-        else:
-            print(f"skipping {name}: no weights (sr_core.has_weights)", file=sys.stderr)
-    for item in extras:
-        label, sep, path = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--extra takes name=path, got {item!r}")
-        out.append((label, lambda p=path: load_model(p)))
-    if peer and models is None:
-        if PEER in available_peers():
-            out.append((f"peer:{PEER}", lambda: load_peer(PEER)))
-        else:
-            print(f"skipping peer:{PEER}: weights not in ../shared/peers", file=sys.stderr)
-    return out
-
-
-@torch.no_grad()
-def evaluate(model, pairs) -> dict:
-    from sr_core.inference import upscale_tensor
-    from sr_core.metrics import psnr, ssim
-
-    from benchmarks.niqe import niqe
-
-    per_image, seconds, mpx = {}, 0.0, 0.0
-    for name, lr, hr in pairs:
-        t = time.perf_counter()
-        sr = upscale_tensor(model, lr, tile=0)
-        seconds += time.perf_counter() - t
-        mpx += sr.shape[-1] * sr.shape[-2] / 1e6
-        per_image[name] = {"psnr": round(psnr(sr, hr, SCALE).item(), 4), "ssim": round(ssim(sr, hr, SCALE).item(), 5),
-                           "niqe": round(niqe(sr), 4)}
-    n = len(per_image)
-    mean = {k: sum(v[k] for v in per_image.values()) / n for k in ("psnr", "ssim", "niqe")}
-    return {**mean, "images": n, "mpx_per_s": mpx / seconds, "seconds_per_image": seconds / n,
-            "per_image": per_image}
-
-
-def markdown(report: dict) -> str:
+def real_table_md(report: dict) -> str:
+    """``real.md``: PSNR / SSIM / NIQE and speed of every model at each strength."""
     strengths = report["strengths"]
     head = " | ".join(f"{s} PSNR / SSIM / NIQE" for s in strengths)
     test_set = report.get("set", "BSD100")
@@ -180,7 +113,7 @@ def make_grid(photos: list, models: list[str], out_path: str | Path, crop: int =
     from sr_core.inference import upscale_tensor
     from sr_core.io import open_image, to_image, to_tensor
 
-    entries = collect_models(models, list(extras), peer=False)
+    entries = collect_models(models, list(extras))
     loaded = [(label, load()) for label, load in entries]
     rows = []
     for photo in photos:
@@ -234,17 +167,13 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"wrote {path}")
         return {"grid": str(path)}
 
-    from sr_core import count_parameters, load_model
-    from train.benchmark import machine_info
-
-    from benchmarks.niqe import niqe
-
     strengths = [s for s in args.strengths.split(",") if s]
     models = [m for m in args.models.split(",") if m] if args.models else None
-    entries = collect_models(models, args.extra, not args.no_peer)
+    entries = collect_models(models, args.extra, [] if args.no_peer else [PEER])
     if not entries:
         raise SystemExit("nothing to evaluate")
-    sets = {s: degraded_set(s, args.limit, test_set=args.set) for s in strengths}
+    sets = {s: load_eval_set(config.benchmark_dir(args.set), SCALE, s, seed=SEED, limit=args.limit)
+            for s in strengths}
     first = next(iter(sets.values()))
     report = {"argv": list(sys.argv[1:] if argv is None else argv), "set": args.set, "strengths": strengths,
               "seed": SEED,
@@ -256,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         counted = load_model(label.partition("@")[0]) if "@" in label else model
         row = {"parameters": count_parameters(counted), "sets": {}}
         for s, pairs in sets.items():
-            row["sets"][s] = evaluate(model, pairs)
+            row["sets"][s] = evaluate(model, pairs, SCALE, rounded=True, extra={"niqe": niqe})
             r = row["sets"][s]
             print(f"{label:28s} {s:10s} {r['psnr']:.2f} dB  {r['ssim']:.4f}  NIQE {r['niqe']:.3f}  "
                   f"{r['mpx_per_s']:.3f} Mpx/s", file=sys.stderr)
@@ -264,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
         del model
     from benchmarks.report import write_report
 
-    write_report(out, "real", report, markdown(report), indent=1)
+    write_report(out, "real", report, real_table_md(report), indent=1)
     return report
 
 

@@ -28,15 +28,18 @@ import argparse
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from benchmarks.real import collect_models, make_grid
-from train.benchmark import machine_info  # issue 27 moves it to benchmarks/
+from sr_core.metrics import evaluate
+
+from benchmarks.hardware import machine_info
+from benchmarks.niqe import niqe
+from benchmarks.quality import collect_models
+from benchmarks.real import make_grid
 
 SCALE = 4
 BLOCK = 8
@@ -129,29 +132,17 @@ def model_entries(models: list[str], extras: list[str], blends: list[str]) -> li
     from sr_core.detail import DEFAULT_DETAIL
 
     names = [m.replace("@default", f"@{DEFAULT_DETAIL:g}") for m in models]
-    return collect_models(names, extras, peer=False) + [blend_entry(b) for b in blends]
+    return collect_models(names, extras) + [blend_entry(b) for b in blends]
 
 
-@torch.no_grad()
 def measure(model, photos: list[tuple[str, torch.Tensor]]) -> dict:
-    from sr_core.inference import upscale_tensor
-
-    from benchmarks.niqe import niqe
-
-    per_image, seconds, mpx = {}, 0.0, 0.0
-    for name, lr in photos:
-        t = time.perf_counter()
-        sr = upscale_tensor(model, lr, tile=0)
-        seconds += time.perf_counter() - t
-        mpx += sr.shape[-1] * sr.shape[-2] / 1e6
-        per_image[name] = {"niqe": round(niqe(sr), 4), "grid_ratio": round(grid_ratio(sr), 4)}
-    n = len(per_image)
-    return {"niqe": sum(v["niqe"] for v in per_image.values()) / n,
-            "grid_ratio": sum(v["grid_ratio"] for v in per_image.values()) / n,
-            "mpx_per_s": mpx / seconds, "images": n, "per_image": per_image}
+    """NIQE and JPEG-grid ratio of the model's outputs (no ground truth), and its speed."""
+    return evaluate(model, [(name, lr, None) for name, lr in photos], SCALE, rounded=True,
+                    extra={"niqe": niqe, "grid_ratio": grid_ratio})
 
 
-def markdown(report: dict) -> str:
+def photos_table_md(report: dict) -> str:
+    """``real_photos.md``: NIQE, JPEG-grid ratio and speed of every model on the photos."""
     lines = [f"# Real low-quality photos: `cats_dogs/{report['split']}` at native size, {report['images']} JPEGs",
              "", "No ground truth. NIQE: lower is more natural. JPEG-grid ratio: luma steps on the input's 8x8 "
              "block edges over steps elsewhere, 1.0 = no visible grid. Mpx/s: 4x output megapixels per second "
@@ -210,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
               flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "real_photos.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "real_photos.md").write_text(markdown(report))
+    (args.out / "real_photos.md").write_text(photos_table_md(report))
     if not args.no_grid:
         from sr_core.detail import DEFAULT_DETAIL
 

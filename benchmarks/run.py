@@ -34,7 +34,7 @@ own gain is measured in pairs of fresh processes.
 * ``degradations``: the cost of ``sr_core.degradations`` (Real-ESRGAN's second-order model) per batch against
   a training step of ``fast`` (``benchmarks/degradations.py``).
 * ``training``: training iterations/s fed by the real loader (``SRTrainSet`` +
-  ``StepSampler`` + ``DataLoader``, as ``train/common.py`` builds it) against
+  ``StepSampler`` + ``DataLoader``, as ``train/loop.py`` builds it) against
   the same model fed from pre-made tensors.
 
 Timings are wall-clock medians; on a machine where other processes compete for
@@ -61,12 +61,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import hardware  # noqa: E402
+from benchmarks.bench_report import ABLATION_STEPS, bench_md  # noqa: E402
 from benchmarks.memory import build_model, test_photo  # noqa: E402
 from benchmarks.speed import forward_variants, is_dense, macs_per_output_mpx, time_side_by_side  # noqa: E402
 
 OURS = ("fast", "srresnet", "srgan", "swift-srgan", "srcnn")
 SECTIONS = ("hardware", "models", "cli", "ablation", "tiles", "memory", "training", "degradations")
-ABLATION_STEPS = ("plain", "bn_folded", "fused", "channels_last", "optimized", "bf16")
 
 
 def log(msg: str) -> None:
@@ -396,247 +396,6 @@ def bench_training(quick: bool, iters: int, rounds: int = 2) -> dict:
 
 # --- report ----------------------------------------------------------------------------------------
 
-def peak_bytes(r: dict) -> int:
-    """Peak resident memory of a ``benchmarks.memory upscale`` result: VmHWM where /proc has it, else ru_maxrss."""
-    return r["vmhwm_bytes"] if r.get("vmhwm_bytes", -1) > 0 else r["ru_maxrss_bytes"]
-
-
-def _f(x, nd=2):
-    return "n/a" if x is None else f"{x:,.{nd}f}"
-
-
-def markdown(res: dict) -> str:
-    lines = [f"# Benchmarks ({'quick' if res['quick'] else 'full'} run, {res['date']})", "",
-             f"Command: `{res['command']}`  ", f"torch {res['torch']}, Python {res['python']}, "
-             f"{res['threads']} torch threads, CUDA: {res['cuda'] or 'none'}. This process runs with "
-             + ("`sr_core.optimize.tune_malloc()` (as the CLI; its gain is measured in separate processes below)."
-                if res.get("malloc_tuned") else "glibc's default allocator settings (`--default-malloc`)."), ""]
-    hw = res.get("hardware")
-    if hw:
-        c, lay, meas, lib = hw["cpu"], hw["fma_layout"], hw["measured"], hw["libraries"]
-        lines += ["## CPU and peak", "",
-                  f"{c['model_name']} ({c['vendor']} family {c['family']:#x} model {c['model']}), {c['cores']} cores "
-                  f"({c['logical_cpus']} logical CPUs), hypervisor: {c['hypervisor'] or 'none'}, reported clock "
-                  f"{_f(c['reported_mhz'], 0)} MHz, PyTorch kernels: {c['torch_cpu_capability']}.", "",
-                  f"Peak = {hw['peak_formula']}; {lay['note']}; {lay['fp32_lanes']} float32 lanes from the flags "
-                  f"({', '.join(f for f in hw['simd_flags'] if f in ('avx512f', 'avx2', 'fma'))}).", ""]
-        lines += ["| quantity | GFLOP/s |", "|---|---:|"]
-        if "reported_clock_gflops" in hw["peaks"]:
-            lines.append(f"| theoretical peak at the reported clock ({_f(c['reported_mhz'] / 1000, 3)} GHz) | "
-                         f"{_f(hw['peaks']['reported_clock_gflops'], 0)} |")
-        if meas.get("available"):
-            lines += [f"| theoretical peak at the measured clock ({_f(meas['clock_ghz'], 3)} GHz, dependent adds) | "
-                      f"**{_f(hw['peaks']['measured_clock_gflops'], 0)}** (the reference below) |",
-                      f"| FMA microkernel, one core ({_f(meas['fma_flop_per_cycle'], 1)} FLOP/cycle) | "
-                      f"{_f(meas['fma_gflops_one_core'], 0)} |",
-                      f"| FMA microkernel, all cores at once | {_f(meas['fma_gflops_all_cores'], 0)} |"]
-        lines += [f"| float32 matmul {lib['matmul_n']}x{lib['matmul_n']} (MKL), {lib['threads']} threads | "
-                  f"{_f(lib['matmul_gflops'], 0)} |",
-                  f"| 3x3 convolution {lib['conv3x3_shape']} (oneDNN) | {_f(lib['conv3x3_gflops'], 0)} |", ""]
-    m = res.get("models")
-    if m:
-        lines += ["## Models (CPU)", "",
-                  f"Input {m['input']}, {m['threads']} threads, median of {m['runs']} runs after {m['warmup']} "
-                  "warm-up, all in one process (so both columns share its allocator setting). *plain*: the network as "
-                  "loaded (NCHW, eager); *optimized*: "
-                  "`sr_core.optimize.prepare_for_inference` (what `upscale` runs). GMAC counted by forward hooks on "
-                  "Conv2d/ConvTranspose2d/Linear of the plain network (interpolation not counted); "
-                  "GFLOP/s = 2 x MAC/s. "
-                  "% of peak only for dense networks (no depthwise convolutions).", "",
-                  "| model | weights | parameters | GMAC / output Mpx | plain Mpx/s | optimized Mpx/s | speed-up | "
-                  "optimized GFLOP/s | % of peak |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for name, r in m["models"].items():
-            frac = r["optimized"].get("fraction_of_peak")
-            lines.append(f"| {name} | {r['weights']} | {r['parameters']:,} | {_f(r['macs_per_output_mpx'] / 1e9, 1)} | "
-                         f"{_f(r['plain']['mpx_per_s'], 3)} | **{_f(r['optimized']['mpx_per_s'], 3)}** | "
-                         f"{_f(r['speedup'])}x | {_f(r['optimized']['gflops'], 0)} | "
-                         f"{_f(frac * 100, 0) + ' %' if frac is not None else '-'} |")
-        if any("cuda" in r for r in m["models"].values()):
-            lines += ["", "| model | CUDA float32 Mpx/s | CUDA float16 Mpx/s |", "|---|---:|---:|"]
-            for name, r in m["models"].items():
-                if "cuda" in r:
-                    lines.append(f"| {name} | {_f(r['cuda']['float32']['mpx_per_s'], 1)} | "
-                                 f"{_f(r['cuda']['float16']['mpx_per_s'], 1)} |")
-        lines.append("")
-    c = res.get("cli")
-    if c and c.get("models"):
-        lines += ["## End to end in the command line", "",
-                  f"`python -m sr_core upscale photo.png -o out.png --model NAME` in a fresh process each time (start-up, "
-                  f"weights, tiling, PNG writing included), {c['input']}, best of {c['rounds']} interleaved rounds.", "",
-                  "| model | best wall time (s) | output Mpx/s | vs srresnet |", "|---|---:|---:|---:|"]
-        for name, r in c["models"].items():
-            lines.append(f"| {name} | {_f(r['best_s'])} | {_f(r['mpx_per_s'], 3)} | "
-                         f"{_f(r['vs_srresnet']) + 'x' if 'vs_srresnet' in r else '-'} |")
-        for name, err in c.get("errors", {}).items():
-            lines.append(f"\n{name}: failed ({err})")
-        lines.append("")
-    a = res.get("ablation")
-    if a:
-        lines += ["## What each optimisation gains (output Mpx/s, same process, interleaved runs)", "",
-                  f"Input {a['input']}. *BN folded*: BatchNorm folded into the convolutions (NCHW). *+ tail*: also "
-                  "the phase-domain sub-pixel tail (NCHW). *channels-last*: NHWC only, no rewrite. *all*: "
-                  "everything (what `upscale` runs).", "",
-                  "| model | plain | BN folded | BN + tail | channels-last | all | all / plain | "
-                  "all + bfloat16 autocast (opt-in) | its max / mean diff (1/255) |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-        for name, r in a["steps"].items():
-            v = [r[s]["mpx_per_s"] for s in ABLATION_STEPS[:-1]]
-            b = r["bf16"]
-            err = (f"{_f(b['max_abs_diff_in_255'])} / {_f(b['mean_abs_diff_in_255'], 3)}"
-                   if "max_abs_diff_in_255" in b else b.get("error", "n/a"))
-            lines.append(f"| {name} | " + " | ".join(_f(x, 3) for x in v) + f" | {_f(v[-1] / v[0])}x | "
-                         f"{_f(b['mpx_per_s'], 3)} | {err} |")
-        lines += ["", "The bfloat16 differences above are for random weights; on the trained srresnet/srgan weights "
-                  "(Set5) they were 0.03-0.11/255 mean, up to 2/255 max. bfloat16 is fast only on CPUs with "
-                  "AVX512-BF16 or AMX (oneDNN); elsewhere it is emulated and slower."]
-        lines += ["", "| model (all optimisations) | 1 thread | " + " | ".join(
-            f"{k} threads" for k in next(iter(a["threads"].values())) if k != "1") + " |", "|---|---:|---:|"]
-        for name, r in a["threads"].items():
-            lines.append(f"| {name} | " + " | ".join(_f(v["mpx_per_s"], 3) for v in r.values()) + " |")
-        mal = a["malloc"]
-        if all("error" not in v for v in mal.values()):
-            lines += ["", "Allocator (`sr_core.optimize.tune_malloc`: freed blocks reused instead of unmapped; "
-                      "separate processes, alternating):", "", "| model | default malloc | tuned | gain |",
-                      "|---|---:|---:|---:|"]
-            for name in mal["default"]:
-                d, t = mal["default"][name], mal["tuned"][name]
-                lines.append(f"| {name} | {_f(d, 3)} | {_f(t, 3)} | {_f((t / d - 1) * 100, 0)} % |")
-        else:
-            lines += ["", f"Allocator measurement failed: {mal}"]
-        if "compile" in a:
-            lines += ["", "| model | eager (optimized) | torch.compile | compile time s |", "|---|---:|---:|---:|"]
-            for name, r in a["compile"].items():
-                lines.append(f"| {name} | {_f(r['eager']['mpx_per_s'], 3)} | {_f(r['compiled']['mpx_per_s'], 3)} | "
-                             f"{_f(r['compile_seconds'], 0)} |")
-        lines.append("")
-    t = res.get("tiles")
-    if t:
-        lines += ["## Batched tiles", "", f"`upscale_tensor`, {t['model']}, input {t['input']}, tile {t['tile']}, "
-                  f"overlap 16; max |difference| to one tile at a time (in 1/255): "
-                  f"{', '.join(f'batch {k}: {v:.2g}' for k, v in t['max_abs_diff_vs_batch1_in_255'].items())}.", "",
-                  "| tiles per forward pass | output Mpx/s |", "|---|---:|"]
-        for k, v in t["batch_size"].items():
-            lines.append(f"| {k} | {_f(v['mpx_per_s'], 3)} |")
-        lines.append("")
-    mem = res.get("memory")
-    if mem:
-        gib = 2 ** 30
-        lines += ["## Memory", "",
-                  "Peak resident memory of `sr_core.upscale` (the CLI's path) on a square photo at 4x, "
-                  "automatic tile size, in a fresh process: its `VmHWM` (`/proc/self/status`). Not `ru_maxrss`: "
-                  "Linux carries the parent's resident size at `fork` into the child's `ru_maxrss` across `exec`, "
-                  "so there it shows this benchmark process's size, not the upscale's.", "",
-                  "| model | input | tile | peak resident memory | seconds |", "|---|---|---:|---:|---:|"]
-        for name, r in mem["upscale"].items():
-            if "error" in r:
-                lines.append(f"| {name} | error: {r['error']} | | | |")
-                continue
-            lines.append(f"| {name} | {r['size']}x{r['size']} | {r['tile']} | {_f(peak_bytes(r) / gib)} GiB | "
-                         f"{_f(r['seconds'], 1)} |")
-        lines += ["", "Forward-pass memory per input pixel (peak increase of one tile, fresh process) against "
-                  "`sr_core.inference.bytes_per_input_pixel` (what `auto_tile_size` divides its budget by):", "",
-                  "| model @ tile | measured bytes/px | estimate bytes/px | estimate / measured |",
-                  "|---|---:|---:|---:|"]
-        for key, r in mem["forward"].items():
-            if "error" in r:
-                lines.append(f"| {key} | error: {r['error']} | | |")
-                continue
-            lines.append(f"| {key} | {_f(r['bytes_per_input_pixel'], 0)} | {r['estimate_bytes_per_input_pixel']:,} | "
-                         f"{_f(r['estimate_bytes_per_input_pixel'] / r['bytes_per_input_pixel'])} |")
-        lines += ["", f"Automatic tile size on this machine: {mem['auto_tile']}.", "",
-                  "Tiled vs whole-image output (float outputs, RGB PSNR):", "",
-                  "| model | weights | input | tile | PSNR dB | mean abs diff (1/255) | max abs diff (1/255) |",
-                  "|---|---|---|---:|---:|---:|---:|"]
-        for name, r in mem["agreement"].items():
-            lines.append(f"| {name} | {r['weights']} | {r['size']}x{r['size']} | {r['tile']} | {_f(r['psnr_db'], 1)} | "
-                         f"{_f(r['mean_abs_diff_in_255'], 3)} | {_f(r['max_abs_diff_in_255'], 2)} |")
-        lines.append("")
-    tr = res.get("training")
-    if tr:
-        if "skipped" in tr:
-            lines += ["## Training throughput", "", tr["skipped"], ""]
-        else:
-            lines += ["## Training throughput", "",
-                      f"`pixel_step` (Adam, L1, channels-last), batch {tr['batch']}, HR crop {tr['crop']}. Loader: "
-                      f"`SRTrainSet` ({tr['images']} images decoded once in {_f(tr['decode_seconds'], 1)} s and "
-                      "cached) + `StepSampler` + `DataLoader` (persistent workers, prefetch 4), as "
-                      "`train/common.py` builds it. "
-                      f"One batch costs the loader {_f(tr['batch_ms'], 1)} ms of CPU ({_f(tr['sample_ms'], 2)} ms a "
-                      "sample). Memory feed: the same batches pre-made as tensors. Feeds interleaved in rounds of "
-                      "the same iterations; the best round of each is shown.", "",
-                      "| model | in-memory it/s | loader, 0 workers | loader, 1 worker | loader, 2 workers | "
-                      "gap (0 / 1 / 2 workers) |", "|---|---:|---:|---:|---:|---|"]
-            for name, r in tr["models"].items():
-                lines.append(f"| {name} | {_f(r['memory'], 3)} | {_f(r['loader_0w'], 3)} | {_f(r['loader_1w'], 3)} | "
-                             f"{_f(r['loader_2w'], 3)} | " + " / ".join(f"{v * 100:.1f} %" for v in r["gap"].values())
-                             + " |")
-            lines.append("")
-    for section, err in res.get("errors", {}).items():
-        lines += [f"## {section}: failed", "", "```", err.strip().splitlines()[-1], "```", ""]
-    lines += ["## Targets", ""] + [f"- {t}" for t in targets(res)]
-    return "\n".join(lines) + "\n"
-
-
-def targets(res: dict) -> list[str]:
-    out = []
-    m = (res.get("models") or {}).get("models", {})
-    if "srresnet" in m and "swift-srgan" in m:
-        ratio = m["swift-srgan"]["optimized"]["mpx_per_s"] / m["srresnet"]["optimized"]["mpx_per_s"]
-        out.append(f"swift-srgan / srresnet output Mpx/s on CPU: {ratio:.2f}x (target >= 4x): "
-                   f"{'met' if ratio >= 4 else 'MISSED'}")
-    if "srresnet" in m and "fraction_of_peak" in m["srresnet"]["optimized"]:
-        frac = m["srresnet"]["optimized"]["fraction_of_peak"]
-        out.append(f"srresnet at {frac * 100:.0f} % of the CPU's float32 peak (target >= 70 %): "
-                   f"{'met' if frac >= 0.7 else 'MISSED'}")
-    if "fast" in m and "srresnet" in m:
-        ratio = m["fast"]["optimized"]["mpx_per_s"] / m["srresnet"]["optimized"]["mpx_per_s"]
-        out.append(f"fast / srresnet output Mpx/s (model time): {ratio:.2f}x (target >= 5x): "
-                   f"{'met' if ratio >= 5 else 'MISSED'}")
-        for p in ("imdn", "realesr-general-x4v3"):
-            if p in m:
-                best = max(m[p]["plain"]["mpx_per_s"], m[p]["optimized"]["mpx_per_s"])
-                r = m["fast"]["optimized"]["mpx_per_s"] / best
-                out.append(f"fast vs {p} (its faster variant) output Mpx/s: {r:.2f}x (target > 1x): "
-                           f"{'met' if r > 1 else 'MISSED'}")
-    if "real" in m and "realesr-general-x4v3" in m:  # the real-photos issue: real vs the real-world peer
-        peer = m["realesr-general-x4v3"]
-        best = max(peer["plain"]["mpx_per_s"], peer["optimized"]["mpx_per_s"])
-        r = m["real"]["optimized"]["mpx_per_s"] / best
-        out.append(f"real vs realesr-general-x4v3 (its faster variant) output Mpx/s: {r:.2f}x (target >= 1x): "
-                   f"{'met' if r >= 1 else 'MISSED'}")
-    cli = (res.get("cli") or {}).get("models", {})
-    if "fast" in cli and "srresnet" in cli:
-        ratio = cli["fast"]["vs_srresnet"]
-        out.append(f"fast / srresnet end to end in the CLI: {ratio:.2f}x (target >= 5x): "
-                   f"{'met' if ratio >= 5 else 'MISSED'}")
-    peers = [p for p in ("srgan-leftthomas", "vdsr") if p in m]
-    if "srresnet" in m and peers:
-        ours = m["srresnet"]["optimized"]["mpx_per_s"]
-        for p in peers:
-            theirs = m[p]["plain"]["mpx_per_s"]
-            out.append(f"srresnet ({ours:.3f} Mpx/s) vs {p}'s plain PyTorch forward ({theirs:.3f} Mpx/s, "
-                       f"{m[p]['parameters']:,} parameters): {'at least as fast' if ours >= theirs else 'SLOWER'} "
-                       f"({ours / theirs:.2f}x)")
-    tr = (res.get("training") or {}).get("models", {})
-    for name, r in tr.items():
-        best = min(r["gap"].items(), key=lambda kv: kv[1])
-        out.append(f"training {name}: real loader {best[0]} at {best[1] * 100:.1f} % below the in-memory feed "
-                   f"(target <= 10 %): {'met' if best[1] <= 0.10 else 'MISSED'}")
-    mem = res.get("memory") or {}
-    for name, r in mem.get("upscale", {}).items():
-        if "size" in r and "(before)" not in name:
-            gib = peak_bytes(r) / 2 ** 30
-            limit = 1.5 if name.startswith("fast") else 3
-            out.append(f"peak memory, {name}, {r['size']}x{r['size']} at 4x: {gib:.2f} GiB (target < {limit} GiB"
-                       f"{'' if r['size'] == 2048 else ', measured at a smaller size'}): "
-                       f"{'met' if gib < limit else 'MISSED'}")
-    for name, r in mem.get("agreement", {}).items():
-        out.append(f"tiled vs whole, {name}: {r['psnr_db']:.1f} dB, mean diff {r['mean_abs_diff_in_255']:.3f}/255 "
-                   f"(target > 45 dB, < 1/255): "
-                   f"{'met' if r['psnr_db'] > 45 and r['mean_abs_diff_in_255'] < 1 else 'MISSED'}")
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few runs: checks that everything works")
@@ -708,11 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{section} failed:\n{res['errors'][section]}")
         res.setdefault("section_seconds", {})[section] = time.perf_counter() - t0
         (out / "bench.json").write_text(json.dumps(res, indent=2, default=str) + "\n")  # partial results
-    md = markdown(res)
-    if res.get("degradations"):
-        from benchmarks.degradations import markdown as degradation_markdown
-
-        md += "\n" + degradation_markdown(res["degradations"]).replace("# ", "## ", 1)
+    md = bench_md(res)
     (out / "bench.md").write_text(md)
     print(md)
     return 1 if failed else 0

@@ -18,6 +18,7 @@ slider, the readout text, zoom) is private (``api_visibility="private"``).
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 import gradio as gr
@@ -176,20 +177,15 @@ def models_note(list_models: Callable[[], list[str]] = models.model_choices) -> 
     return text
 
 
-def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callable = callbacks.compare_images, *,
-             list_models: Callable[[], list[str]] = models.model_choices,
-             examples_dir: Path = EXAMPLES_DIR, video_fn: Callable = vid.upscale_video) -> gr.Blocks:
-    """The three-tab app: Upscale, Compare, Video.
+# events that only touch the page: no queue, no API, no spinner
+PRIVATE = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+# upload checks run queued (Gradio shows no error from an unqueued event), in their own concurrency group so they
+# never wait behind a model run
+CHECKS = {"api_visibility": "private", "show_progress": "hidden", "concurrency_id": "checks", "concurrency_limit": 4}
 
-    Args:
-        upscale_fn: ``(image, model_name, progress=..., out_scale=..., fmt=..., detail=...) -> (path, info)``.
-        compare_fn: ``(image, model_name, preset, progress=...) -> (lr, bicubic, sr, hr, readouts)``.
-        list_models: returns the model names to offer; called at build time and on every page load.
-        examples_dir: folder holding the example images named in ``EXAMPLES``.
-        video_fn: ``(video, model_name, out_scale=..., detail=..., progress=...) -> (mp4, mp4, summary)``.
-    """
-    choices = list_models()
-    examples = [(examples_dir / f, preset, label) for f, preset, label in EXAMPLES if (examples_dir / f).is_file()]
+
+def api_functions(upscale_fn: Callable, compare_fn: Callable, video_fn: Callable) -> SimpleNamespace:
+    """The four public endpoints; their parameter names and defaults are the API's (``gradio_client``)."""
 
     def upscale(image, model_name, scale=4, format="PNG", detail=DEFAULT_DETAIL,  # noqa: A002 (API name)
                 progress=gr.Progress()):
@@ -199,28 +195,47 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
                       progress=gr.Progress()):
         return callbacks.upscale_files(files, model_name, scale, format, progress=progress, detail=detail)
 
-    def model_shown(model_name):  # the detail slider (real only) and the line on what the model is for
-        return gr.Slider(visible=str(model_name) in DETAIL_PAIRS), gr.Dropdown(info=model_info(model_name))
-
     def upscale_video(video, model_name, scale=4, detail=DEFAULT_DETAIL, progress=gr.Progress()):
         return video_fn(video, model_name, out_scale=scale, detail=detail, progress=progress)
 
     def compare(image, model_name, preset, progress=gr.Progress()):
         return compare_fn(image, model_name, preset, progress=progress)
 
-    def show_compare(lr, bicubic, sr, hr, x, y, zoom, readouts):
-        return (*callbacks.readout_markdown(readouts), *callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom))
+    return SimpleNamespace(upscale=upscale, upscale_files=upscale_files, upscale_video=upscale_video, compare=compare)
 
-    def zoom_to(lr, bicubic, sr, hr, x, y, zoom):
-        return callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom)
 
-    def click_zoom(lr, bicubic, sr, hr, zoom, evt: gr.SelectData):
-        ref = hr or sr or bicubic or lr
-        if ref is None or not evt.index:
-            return gr.skip(), gr.skip(), *callbacks.zoom_crops([lr, bicubic, sr, hr], 50, 50, zoom)
-        x = round(100 * (evt.index[0] + 0.5) / ref.width, 1)
-        y = round(100 * (evt.index[1] + 0.5) / ref.height, 1)
-        return x, y, *callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom)
+def model_shown(model_name):  # the detail slider (real only) and the line on what the model is for
+    return gr.Slider(visible=str(model_name) in DETAIL_PAIRS), gr.Dropdown(info=model_info(model_name))
+
+
+def show_compare(lr, bicubic, sr, hr, x, y, zoom, readouts):
+    return (*callbacks.readout_markdown(readouts), *callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom))
+
+
+def zoom_to(lr, bicubic, sr, hr, x, y, zoom):
+    return callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom)
+
+
+def click_zoom(lr, bicubic, sr, hr, zoom, evt: gr.SelectData):
+    ref = hr or sr or bicubic or lr
+    if ref is None or not evt.index:
+        return gr.skip(), gr.skip(), *callbacks.zoom_crops([lr, bicubic, sr, hr], 50, 50, zoom)
+    x = round(100 * (evt.index[0] + 0.5) / ref.width, 1)
+    y = round(100 * (evt.index[1] + 0.5) / ref.height, 1)
+    return x, y, *callbacks.zoom_crops([lr, bicubic, sr, hr], x, y, zoom)
+
+
+def show_upscale(image, result_path, info):
+    pair, other, summary = callbacks.result_views(image, result_path, info)
+    return pair, summary, gr.File(visible=bool(result_path)), gr.File(value=other, visible=bool(other))
+
+
+def show_batch(info):
+    return callbacks.batch_summary(info), gr.File(visible=True)
+
+
+def model_list_events(list_models: Callable[[], list[str]]) -> SimpleNamespace:
+    """The events that read the model list afresh: page load, the Compare preset, an uploaded model."""
 
     def refresh():
         names = list_models()
@@ -235,203 +250,225 @@ def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callabl
         name = models.compare_default(preset, names)
         return gr.Dropdown(choices=names, value=name, info=model_info(name))
 
-    def show_upscale(image, result_path, info):
-        pair, other, summary = callbacks.result_views(image, result_path, info)
-        return pair, summary, gr.File(visible=bool(result_path)), gr.File(value=other, visible=bool(other))
+    def add_own_model(path):  # an uploaded model joins this page's lists (demo/custom_models.py)
+        name = own.add_upload(path, models.get_model)
+        names = [*list_models(), name]
+        return (gr.Dropdown(choices=names, value=name, info=model_info(name)),
+                gr.Dropdown(choices=names, value=name, info=model_info(name)),
+                gr.Dropdown(choices=names, value=name, info=model_info(name)))
 
-    def show_batch(info):
-        return callbacks.batch_summary(info), gr.File(visible=True)
+    return SimpleNamespace(refresh=refresh, preset_model=preset_model, add_own_model=add_own_model)
 
+
+def upscale_tab(choices: list[str], examples: list) -> SimpleNamespace:
+    """The Upscale tab's components: input, model, detail, scale, format, several files, own model; results."""
+    with gr.Tab("Upscale", id="upscale"):
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                # short labels: at 390 px wide a longer one runs under the image's buttons
+                up_in = upload_image(label=f"Input (up to {callbacks.app_max_pixels() / 1e6:g} Mpx)", type="filepath",
+                                     image_mode=None, sources=["upload", "clipboard"], height=300,
+                                     elem_id="upscale-input")
+                gr.HTML("", elem_id="upscale-drop-note", padding=False)  # filled by DROP_JS
+                model = model_dropdown(choices, models.default_model(choices), elem_id="upscale-model")
+                detail = gr.Slider(0, 1, value=DEFAULT_DETAIL, step=DETAIL_STEP, label="Detail",
+                                   info="0: smooth (real-psnr) … 1: sharper, with texture (real)",
+                                   visible=models.default_model(choices) in DETAIL_PAIRS, elem_id="upscale-detail")
+                with gr.Row():
+                    scale = gr.Radio([(f"×{s}", s) for s in callbacks.OUTPUT_SCALES], value=4,
+                                     label="Output scale", elem_id="upscale-scale")
+                    fmt = gr.Radio(list(callbacks.OUTPUT_FORMATS), value="PNG", label="Format",
+                                   elem_id="upscale-format")
+                btn = gr.Button("Upscale", variant="primary", elem_id="upscale-button")
+                with gr.Accordion("Several files at once", open=False, elem_id="upscale-files-accordion"):
+                    files = gr.File(label="Drop several images", file_count="multiple", file_types=["image"],
+                                    type="filepath", elem_id="upscale-files")
+                    files_btn = gr.Button("Upscale all", elem_id="upscale-files-button")
+                with gr.Accordion("Your own model (.pth / .safetensors / .ckpt)", open=False):
+                    own_model = gr.File(label=f"Model file, up to {own.max_upload_mb():g} MB: ESRGAN, "
+                                              "Real-ESRGAN, SwinIR, HAT, SPAN, ... (any that spandrel knows)",
+                                        file_types=list(own.community.SUFFIXES), type="filepath",
+                                        elem_id="model-upload")
+                gr.Examples([[str(p)] for p, _, _ in examples], inputs=[up_in], label="Examples",
+                            example_labels=[label for _, _, label in examples], cache_examples=False,
+                            api_visibility="private")
+            with gr.Column(scale=2):
+                slider = gr.ImageSlider(label="Before (nearest) | after", type="filepath", interactive=False,
+                                        max_height=640, buttons=["fullscreen"], elem_id="upscale-slider")
+                summary = gr.Markdown(elem_id="upscale-summary")
+                # result panels stay hidden until they have something to show
+                with gr.Row():
+                    file = gr.File(label="Download", interactive=False, visible=False, elem_id="upscale-file")
+                    other = gr.File(label="Download (other format)", interactive=False, visible=False,
+                                    elem_id="upscale-other")
+                gallery = gr.Gallery(label="Results (several files)", visible=False, columns=4, height="auto",
+                                     elem_id="upscale-gallery")
+                zip_file = gr.File(label="Download all (zip)", interactive=False, visible=False, elem_id="upscale-zip")
+                with gr.Accordion("Details", open=False):
+                    info = gr.JSON(label="Info", elem_id="upscale-info")
+    return SimpleNamespace(input=up_in, model=model, detail=detail, scale=scale, format=fmt, button=btn, files=files,
+                           files_button=files_btn, own_model=own_model, slider=slider, summary=summary, file=file,
+                           other=other, gallery=gallery, zip=zip_file, info=info)
+
+
+def compare_tab(choices: list[str], examples: list) -> SimpleNamespace:
+    """The Compare tab's components: HR input, model, preset; the four views, their readouts, the zoom."""
+    with gr.Tab("Compare", id="compare"):
+        gr.Markdown("Your image is the ground truth (HR). The app makes its low-resolution version (LR), "
+                    "upscales that with bicubic and with the chosen model, and measures both against the HR "
+                    "(PSNR/SSIM on the Y channel, border = scale). With the cat/dog preset, classifiers A "
+                    "and B also give cat/dog probabilities (when their weights exist).")
+        with gr.Row():
+            cmp_in = upload_image(label="Ground truth (HR)", type="filepath", image_mode=None,
+                                  sources=["upload", "clipboard"], height=240, elem_id="compare-input")
+            with gr.Column():
+                model = model_dropdown(choices, models.compare_default("standard", choices), elem_id="compare-model")
+                preset = gr.Radio(PRESET_CHOICES, value="standard", label="Preset", elem_id="compare-preset")
+                btn = gr.Button("Compare", variant="primary", elem_id="compare-button")
+            with gr.Column():
+                gr.Examples([[str(p), preset_name] for p, preset_name, _ in examples], inputs=[cmp_in, preset],
+                            label="Examples", example_labels=[label for _, _, label in examples],
+                            cache_examples=False, api_visibility="private")
+        viewers, readouts = [], []
+        with gr.Row(elem_id="compare-row"):
+            for key, label in VIEWERS:
+                with gr.Column(min_width=150):  # four across down to ~700 px wide, then two
+                    viewers.append(gr.Image(label=label, type="pil", format="png", interactive=False,
+                                            buttons=["fullscreen", "download"], min_width=140,
+                                            elem_classes=["pixelated"], elem_id=f"compare-{key}"))
+                    readouts.append(gr.Markdown(elem_id=f"compare-{key}-readout", elem_classes=["readout"]))
+        with gr.Accordion("Zoom: click a point on any image above, or use the sliders", open=True):
+            with gr.Row():
+                zoom_x = gr.Slider(0, 100, value=50, step=0.5, label="Centre x (%)")
+                zoom_y = gr.Slider(0, 100, value=50, step=0.5, label="Centre y (%)")
+                zoom_f = gr.Radio([2, 4, 8], value=4, label="Zoom")
+            with gr.Row():
+                crops = [gr.Image(label=f"{label.split(' (')[0]} zoom", type="pil", format="png", interactive=False,
+                                  buttons=["fullscreen"], min_width=140, elem_classes=["pixelated"],
+                                  elem_id=f"zoom-{key}")
+                         for key, label in VIEWERS]
+        with gr.Accordion("Readouts (JSON, as the /compare API returns them)", open=False):
+            cmp_json = gr.JSON(label="Readouts", elem_id="compare-json")
+    return SimpleNamespace(input=cmp_in, model=model, preset=preset, button=btn, viewers=viewers, readouts=readouts,
+                           zoom_x=zoom_x, zoom_y=zoom_y, zoom_f=zoom_f, crops=crops, json=cmp_json)
+
+
+def video_tab(choices: list[str]) -> SimpleNamespace:
+    """The Video tab's components: clip, model, detail, scale; the upscaled clip, its summary and download."""
+    with gr.Tab("Video", id="video"):
+        gr.Markdown(vid.limit_text(), elem_id="video-limit")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                vid_in = gr.Video(label="Input video", sources=["upload"], height=300, elem_id="video-input")
+                clip = gr.Markdown(elem_id="video-clip")  # the upload check's line on the clip
+                model = model_dropdown(choices, vid.default_model(choices), elem_id="video-model")
+                detail = gr.Slider(0, 1, value=DEFAULT_DETAIL, step=DETAIL_STEP, label="Detail",
+                                   info="0: smooth and steadiest (real-psnr) … 1: GAN texture, flickers most",
+                                   visible=vid.default_model(choices) in DETAIL_PAIRS, elem_id="video-detail")
+                scale = gr.Radio([(f"×{s}", s) for s in callbacks.OUTPUT_SCALES], value=4,
+                                 label="Output scale", elem_id="video-scale")
+                btn = gr.Button("Upscale video", variant="primary", elem_id="video-button")
+            with gr.Column(scale=2):
+                out = gr.Video(label="Upscaled", interactive=False, height=480, elem_id="video-output")
+                summary = gr.Markdown(elem_id="video-summary")
+                file = gr.File(label="Download (MP4)", interactive=False, visible=False, elem_id="video-file")
+    return SimpleNamespace(input=vid_in, clip=clip, model=model, detail=detail, scale=scale, button=btn, output=out,
+                           summary=summary, file=file)
+
+
+def wire_upscale(up: SimpleNamespace, api: SimpleNamespace) -> None:
+    """The Upscale tab's events. A new upload, a cleared input or a new run first clears the previous result, its
+    summary and its download links, so a failed run never leaves the last one on the page beside its error."""
+    single_outputs = [up.slider, up.summary, up.file, up.other, up.info]
+    batch_outputs = [up.gallery, up.zip, up.summary, up.info]
+    up.button.click(clear_single, None, single_outputs, **PRIVATE).then(
+        api.upscale, [up.input, up.model, up.scale, up.format, up.detail], [up.file, up.info], api_name="upscale",
+        api_description="Upscale an image (scale 2, 3 or 4; format PNG, JPEG or WebP); returns the file and "
+                        "an info dict.",
+        show_progress_on=[up.slider], concurrency_id="model").success(
+        show_upscale, [up.input, up.file, up.info], [up.slider, up.summary, up.file, up.other],
+        api_visibility="private", show_progress="hidden")
+    up.files_button.click(start_batch, None, batch_outputs, **PRIVATE).then(
+        api.upscale_files, [up.files, up.model, up.scale, up.format, up.detail], [up.gallery, up.zip, up.info],
+        api_name="upscale_files", api_description="Upscale several images; returns the outputs, one zip and "
+                                                  "an info dict.",
+        show_progress_on=[up.gallery], concurrency_id="model").success(
+        show_batch, [up.info], [up.summary, up.zip], api_visibility="private", show_progress="hidden")
+    # An unreadable (or over-limit) upload is reported as soon as it arrives: the wrapped preprocess or the
+    # check raises gr.Error; a refused single image is then removed.
+    up.input.upload(callbacks.check_upload, [up.input], None, **CHECKS).failure(no_image, None, [up.input], **PRIVATE)
+    gr.on([up.input.upload, up.input.clear], clear_single, None, single_outputs, **PRIVATE)
+    up.files.upload(callbacks.check_uploads, [up.files], None, **CHECKS)
+    gr.on([up.files.upload, up.files.clear], clear_batch, None, batch_outputs, **PRIVATE)
+
+
+def wire_video(v: SimpleNamespace, api: SimpleNamespace) -> None:
+    """The Video tab's events: the run (cleared first, as on the Upscale tab) and the upload check."""
+    video_outputs = [v.output, v.summary, v.file]
+    v.button.click(clear_video, None, video_outputs, **PRIVATE).then(
+        api.upscale_video, [v.input, v.model, v.scale, v.detail], [v.output, v.file, v.summary],
+        api_name="upscale_video",
+        api_description="Upscale a video (scale 2, 3 or 4) to an MP4 with its sound; returns the MP4 (twice: "
+                        "player and download) and a summary line.",
+        show_progress_on=[v.output], concurrency_id="model").success(
+        lambda: gr.File(visible=True), None, [v.file], **PRIVATE)
+    # on change, not upload only: a clip trimmed in the browser (the player's scissors) is checked again too
+    v.input.change(vid.check_upload, [v.input], [v.clip], **CHECKS).failure(no_video, None, [v.input, v.clip],
+                                                                            **PRIVATE)
+    gr.on([v.input.upload, v.input.clear], clear_video, None, video_outputs, **PRIVATE)
+
+
+def wire_compare(c: SimpleNamespace, api: SimpleNamespace) -> None:
+    """The Compare run, then its readouts and zoomed crops."""
+    c.button.click(api.compare, [c.input, c.model, c.preset], [*c.viewers, c.json], api_name="compare",
+                   api_description="Treat the image as HR, make the LR, compare bicubic and the model; returns "
+                                   "LR (enlarged), bicubic, SR, HR and the readouts (PSNR, SSIM, cat/dog).",
+                   concurrency_id="model").success(
+        show_compare, [*c.viewers, c.zoom_x, c.zoom_y, c.zoom_f, c.json], [*c.readouts, *c.crops],
+        api_visibility="private", show_progress="hidden")
+
+
+def wire_helpers(up: SimpleNamespace, c: SimpleNamespace, v: SimpleNamespace, events: SimpleNamespace) -> None:
+    """Private helpers: the model dropdowns' detail slider and info line, the Compare preset's model, the zoom."""
+    up.model.change(model_shown, [up.model], [up.detail, up.model], **PRIVATE)
+    v.model.change(model_shown, [v.model], [v.detail, v.model], **PRIVATE)
+    c.model.change(lambda name: gr.Dropdown(info=model_info(name)), [c.model], [c.model], **PRIVATE)
+    c.preset.change(events.preset_model, [c.preset], [c.model], **PRIVATE)
+    gr.on([c.zoom_x.release, c.zoom_y.release, c.zoom_f.change], zoom_to, [*c.viewers, c.zoom_x, c.zoom_y, c.zoom_f],
+          c.crops, **PRIVATE)
+    for viewer in c.viewers:
+        viewer.select(click_zoom, [*c.viewers, c.zoom_f], [c.zoom_x, c.zoom_y, *c.crops], **PRIVATE)
+
+
+def build_ui(upscale_fn: Callable = callbacks.upscale_image, compare_fn: Callable = callbacks.compare_images, *,
+             list_models: Callable[[], list[str]] = models.model_choices,
+             examples_dir: Path = EXAMPLES_DIR, video_fn: Callable = vid.upscale_video) -> gr.Blocks:
+    """The three-tab app: Upscale, Compare, Video.
+
+    Args:
+        upscale_fn: ``(image, model_name, progress=..., out_scale=..., fmt=..., detail=...) -> (path, info)``.
+        compare_fn: ``(image, model_name, preset, progress=...) -> (lr, bicubic, sr, hr, readouts)``.
+        list_models: returns the model names to offer; called at build time and on every page load.
+        examples_dir: folder holding the example images named in ``EXAMPLES``.
+        video_fn: ``(video, model_name, out_scale=..., detail=..., progress=...) -> (mp4, mp4, summary)``.
+    """
+    choices = list_models()
+    examples = [(examples_dir / f, preset, label) for f, preset, label in EXAMPLES if (examples_dir / f).is_file()]
+    api, events = api_functions(upscale_fn, compare_fn, video_fn), model_list_events(list_models)
     with gr.Blocks(title="Super-resolution", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# Super-resolution\nUpscale a photo or a video clip with a trained network or a "
                     "classical filter, or compare them against a ground truth.")
         note = gr.Markdown(models_note(list_models), elem_id="models-note")
-
-        with gr.Tab("Upscale", id="upscale"):
-            with gr.Row():
-                with gr.Column(scale=1, min_width=280):
-                    # short labels: at 390 px wide a longer one runs under the image's buttons
-                    up_in = upload_image(label=f"Input (up to {callbacks.app_max_pixels() / 1e6:g} Mpx)", type="filepath",
-                                         image_mode=None, sources=["upload", "clipboard"], height=300,
-                                         elem_id="upscale-input")
-                    gr.HTML("", elem_id="upscale-drop-note", padding=False)  # filled by DROP_JS
-                    up_model = model_dropdown(choices, models.default_model(choices), elem_id="upscale-model")
-                    up_detail = gr.Slider(0, 1, value=DEFAULT_DETAIL, step=DETAIL_STEP, label="Detail",
-                                          info="0: smooth (real-psnr) … 1: sharper, with texture (real)",
-                                          visible=models.default_model(choices) in DETAIL_PAIRS,
-                                          elem_id="upscale-detail")
-                    with gr.Row():
-                        up_scale = gr.Radio([(f"×{s}", s) for s in callbacks.OUTPUT_SCALES], value=4,
-                                            label="Output scale", elem_id="upscale-scale")
-                        up_format = gr.Radio(list(callbacks.OUTPUT_FORMATS), value="PNG", label="Format",
-                                             elem_id="upscale-format")
-                    up_btn = gr.Button("Upscale", variant="primary", elem_id="upscale-button")
-                    with gr.Accordion("Several files at once", open=False, elem_id="upscale-files-accordion"):
-                        up_files = gr.File(label="Drop several images", file_count="multiple", file_types=["image"],
-                                           type="filepath", elem_id="upscale-files")
-                        up_files_btn = gr.Button("Upscale all", elem_id="upscale-files-button")
-                    with gr.Accordion("Your own model (.pth / .safetensors / .ckpt)", open=False):
-                        own_model = gr.File(label=f"Model file, up to {own.max_upload_mb():g} MB: ESRGAN, "
-                                                  "Real-ESRGAN, SwinIR, HAT, SPAN, ... (any that spandrel knows)",
-                                            file_types=list(own.community.SUFFIXES), type="filepath",
-                                            elem_id="model-upload")
-                    gr.Examples([[str(p)] for p, _, _ in examples], inputs=[up_in], label="Examples",
-                                example_labels=[label for _, _, label in examples], cache_examples=False,
-                                api_visibility="private")
-                with gr.Column(scale=2):
-                    up_slider = gr.ImageSlider(label="Before (nearest) | after",
-                                               type="filepath", interactive=False, max_height=640,
-                                               buttons=["fullscreen"], elem_id="upscale-slider")
-                    up_summary = gr.Markdown(elem_id="upscale-summary")
-                    # result panels stay hidden until they have something to show
-                    with gr.Row():
-                        up_file = gr.File(label="Download", interactive=False, visible=False, elem_id="upscale-file")
-                        up_other = gr.File(label="Download (other format)", interactive=False, visible=False,
-                                           elem_id="upscale-other")
-                    up_gallery = gr.Gallery(label="Results (several files)", visible=False, columns=4, height="auto",
-                                            elem_id="upscale-gallery")
-                    up_zip = gr.File(label="Download all (zip)", interactive=False, visible=False,
-                                     elem_id="upscale-zip")
-                    with gr.Accordion("Details", open=False):
-                        up_info = gr.JSON(label="Info", elem_id="upscale-info")
-
-        with gr.Tab("Compare", id="compare"):
-            gr.Markdown("Your image is the ground truth (HR). The app makes its low-resolution version (LR), "
-                        "upscales that with bicubic and with the chosen model, and measures both against the HR "
-                        "(PSNR/SSIM on the Y channel, border = scale). With the cat/dog preset, classifiers A "
-                        "and B also give cat/dog probabilities (when their weights exist).")
-            with gr.Row():
-                cmp_in = upload_image(label="Ground truth (HR)", type="filepath", image_mode=None,
-                                      sources=["upload", "clipboard"], height=240, elem_id="compare-input")
-                with gr.Column():
-                    cmp_model = model_dropdown(choices, models.compare_default("standard", choices),
-                                               elem_id="compare-model")
-                    cmp_preset = gr.Radio(PRESET_CHOICES, value="standard", label="Preset", elem_id="compare-preset")
-                    cmp_btn = gr.Button("Compare", variant="primary", elem_id="compare-button")
-                with gr.Column():
-                    gr.Examples([[str(p), preset] for p, preset, _ in examples], inputs=[cmp_in, cmp_preset],
-                                label="Examples", example_labels=[label for _, _, label in examples],
-                                cache_examples=False, api_visibility="private")
-            viewers, readouts_md = [], []
-            with gr.Row(elem_id="compare-row"):
-                for key, label in VIEWERS:
-                    with gr.Column(min_width=150):  # four across down to ~700 px wide, then two
-                        viewers.append(gr.Image(label=label, type="pil", format="png", interactive=False,
-                                                buttons=["fullscreen", "download"], min_width=140,
-                                                elem_classes=["pixelated"], elem_id=f"compare-{key}"))
-                        readouts_md.append(gr.Markdown(elem_id=f"compare-{key}-readout", elem_classes=["readout"]))
-            with gr.Accordion("Zoom: click a point on any image above, or use the sliders", open=True):
-                with gr.Row():
-                    zoom_x = gr.Slider(0, 100, value=50, step=0.5, label="Centre x (%)")
-                    zoom_y = gr.Slider(0, 100, value=50, step=0.5, label="Centre y (%)")
-                    zoom_f = gr.Radio([2, 4, 8], value=4, label="Zoom")
-                with gr.Row():
-                    crops = [gr.Image(label=f"{label.split(' (')[0]} zoom", type="pil", format="png", interactive=False,
-                                      buttons=["fullscreen"], min_width=140, elem_classes=["pixelated"],
-                                      elem_id=f"zoom-{key}")
-                             for key, label in VIEWERS]
-            with gr.Accordion("Readouts (JSON, as the /compare API returns them)", open=False):
-                cmp_json = gr.JSON(label="Readouts", elem_id="compare-json")
-
-        with gr.Tab("Video", id="video"):
-            gr.Markdown(vid.limit_text(), elem_id="video-limit")
-            with gr.Row():
-                with gr.Column(scale=1, min_width=280):
-                    vid_in = gr.Video(label="Input video", sources=["upload"], height=300, elem_id="video-input")
-                    vid_clip = gr.Markdown(elem_id="video-clip")  # the upload check's line on the clip
-                    vid_model = model_dropdown(choices, vid.default_model(choices), elem_id="video-model")
-                    vid_detail = gr.Slider(0, 1, value=DEFAULT_DETAIL, step=DETAIL_STEP, label="Detail",
-                                           info="0: smooth and steadiest (real-psnr) … 1: GAN texture, flickers most",
-                                           visible=vid.default_model(choices) in DETAIL_PAIRS,
-                                           elem_id="video-detail")
-                    vid_scale = gr.Radio([(f"×{s}", s) for s in callbacks.OUTPUT_SCALES], value=4,
-                                         label="Output scale", elem_id="video-scale")
-                    vid_btn = gr.Button("Upscale video", variant="primary", elem_id="video-button")
-                with gr.Column(scale=2):
-                    vid_out = gr.Video(label="Upscaled", interactive=False, height=480, elem_id="video-output")
-                    vid_summary = gr.Markdown(elem_id="video-summary")
-                    vid_file = gr.File(label="Download (MP4)", interactive=False, visible=False,
-                                       elem_id="video-file")
-
-        # Public API: the model events (they share one queue: one model run at a time).
-        # A new upload, a cleared input or a new run first clears the previous result, its summary and its
-        # download links, so a failed run never leaves the last one on the page beside its error.
-        single_outputs = [up_slider, up_summary, up_file, up_other, up_info]
-        batch_outputs = [up_gallery, up_zip, up_summary, up_info]
-        up_btn.click(clear_single, None, single_outputs, api_visibility="private", queue=False,
-                     show_progress="hidden").then(
-            upscale, [up_in, up_model, up_scale, up_format, up_detail], [up_file, up_info], api_name="upscale",
-            api_description="Upscale an image (scale 2, 3 or 4; format PNG, JPEG or WebP); returns the file and "
-                            "an info dict.",
-            show_progress_on=[up_slider], concurrency_id="model").success(
-            show_upscale, [up_in, up_file, up_info], [up_slider, up_summary, up_file, up_other],
-            api_visibility="private", show_progress="hidden")
-        up_files_btn.click(start_batch, None, batch_outputs, api_visibility="private", queue=False,
-                           show_progress="hidden").then(
-            upscale_files, [up_files, up_model, up_scale, up_format, up_detail], [up_gallery, up_zip, up_info],
-            api_name="upscale_files", api_description="Upscale several images; returns the outputs, one zip and "
-                                                      "an info dict.",
-            show_progress_on=[up_gallery], concurrency_id="model").success(
-            show_batch, [up_info], [up_summary, up_zip], api_visibility="private", show_progress="hidden")
-        # An unreadable (or over-limit) upload is reported as soon as it arrives: the wrapped preprocess or the
-        # check raises gr.Error. These run queued (Gradio shows no error from an unqueued event), in their own
-        # concurrency group so they never wait behind a model run; a refused single image is then removed.
-        checks = {"api_visibility": "private", "show_progress": "hidden", "concurrency_id": "checks",
-                  "concurrency_limit": 4}
-        up_in.upload(callbacks.check_upload, [up_in], None, **checks).failure(
-            no_image, None, [up_in], api_visibility="private", queue=False, show_progress="hidden")
-        gr.on([up_in.upload, up_in.clear], clear_single, None, single_outputs, api_visibility="private",
-              queue=False, show_progress="hidden")
-        up_files.upload(callbacks.check_uploads, [up_files], None, **checks)
-        gr.on([up_files.upload, up_files.clear], clear_batch, None, batch_outputs, api_visibility="private",
-              queue=False, show_progress="hidden")
-        cmp_in.upload(callbacks.check_upload, [cmp_in], None, **checks).failure(
-            no_image, None, [cmp_in], api_visibility="private", queue=False, show_progress="hidden")
-        video_outputs = [vid_out, vid_summary, vid_file]
-        vid_btn.click(clear_video, None, video_outputs, api_visibility="private", queue=False,
-                      show_progress="hidden").then(
-            upscale_video, [vid_in, vid_model, vid_scale, vid_detail], [vid_out, vid_file, vid_summary],
-            api_name="upscale_video",
-            api_description="Upscale a video (scale 2, 3 or 4) to an MP4 with its sound; returns the MP4 (twice: "
-                            "player and download) and a summary line.",
-            show_progress_on=[vid_out], concurrency_id="model").success(
-            lambda: gr.File(visible=True), None, [vid_file], api_visibility="private", queue=False,
-            show_progress="hidden")
-        # on change, not upload only: a clip trimmed in the browser (the player's scissors) is checked again too
-        vid_in.change(vid.check_upload, [vid_in], [vid_clip], **checks).failure(
-            no_video, None, [vid_in, vid_clip], api_visibility="private", queue=False, show_progress="hidden")
-        gr.on([vid_in.upload, vid_in.clear], clear_video, None, video_outputs, api_visibility="private",
-              queue=False, show_progress="hidden")
-        cmp_btn.click(compare, [cmp_in, cmp_model, cmp_preset], [*viewers, cmp_json], api_name="compare",
-                      api_description="Treat the image as HR, make the LR, compare bicubic and the model; returns "
-                                      "LR (enlarged), bicubic, SR, HR and the readouts (PSNR, SSIM, cat/dog).",
-                      concurrency_id="model").success(
-            show_compare, [*viewers, zoom_x, zoom_y, zoom_f, cmp_json], [*readouts_md, *crops],
-            api_visibility="private", show_progress="hidden")
-
-        # Private helpers.
-        up_model.change(model_shown, [up_model], [up_detail, up_model], api_visibility="private", queue=False,
-                        show_progress="hidden")
-        vid_model.change(model_shown, [vid_model], [vid_detail, vid_model], api_visibility="private", queue=False,
-                         show_progress="hidden")
-        cmp_model.change(lambda name: gr.Dropdown(info=model_info(name)), [cmp_model], [cmp_model],
-                         api_visibility="private", queue=False, show_progress="hidden")
-        cmp_preset.change(preset_model, [cmp_preset], [cmp_model], api_visibility="private", queue=False,
-                          show_progress="hidden")
-        gr.on([zoom_x.release, zoom_y.release, zoom_f.change], zoom_to, [*viewers, zoom_x, zoom_y, zoom_f], crops,
-              api_visibility="private", show_progress="hidden", queue=False)
-        for viewer in viewers:
-            viewer.select(click_zoom, [*viewers, zoom_f], [zoom_x, zoom_y, *crops], api_visibility="private",
-                          show_progress="hidden", queue=False)
-        demo.load(refresh, None, [up_model, cmp_model, note, vid_model], api_visibility="private", queue=False)
-
-        def add_own_model(path):  # an uploaded model joins this page's lists (demo/custom_models.py)
-            name = own.add_upload(path, models.get_model)
-            names = [*list_models(), name]
-            return (gr.Dropdown(choices=names, value=name, info=model_info(name)),
-                    gr.Dropdown(choices=names, value=name, info=model_info(name)),
-                    gr.Dropdown(choices=names, value=name, info=model_info(name)))
-
-        own_model.upload(add_own_model, [own_model], [up_model, cmp_model, vid_model], api_visibility="private",
-                         concurrency_id="model")
+        up, cmp, video = upscale_tab(choices, examples), compare_tab(choices, examples), video_tab(choices)
+        # Public API: the model events (they share one queue: one model run at a time); the rest is private.
+        wire_upscale(up, api)
+        cmp.input.upload(callbacks.check_upload, [cmp.input], None, **CHECKS).failure(no_image, None, [cmp.input],
+                                                                                      **PRIVATE)
+        wire_video(video, api)
+        wire_compare(cmp, api)
+        wire_helpers(up, cmp, video, events)
+        demo.load(events.refresh, None, [up.model, cmp.model, note, video.model], api_visibility="private",
+                  queue=False)
+        up.own_model.upload(events.add_own_model, [up.own_model], [up.model, cmp.model, video.model],
+                            api_visibility="private", concurrency_id="model")
     return demo

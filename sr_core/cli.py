@@ -266,9 +266,8 @@ def cmd_video(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .data import load_eval_set
-    from .metrics import psnr, ssim
+    from .metrics import evaluate
     from .nets import build_preset
-    from .inference import upscale_tensor
 
     model = _load(args.model, args.device, args.scale)
     scale = model.config["scale"]
@@ -277,14 +276,10 @@ def cmd_evaluate(args) -> int:
         pairs = load_eval_set(args.hr_dir, scale, args.degradation)
     except FileNotFoundError as err:
         raise CLIError(str(err)) from None
-    rows = []
-    for name, lr, hr in pairs:
-        row = {"image": name}
-        for label, m in (("model", model), ("bicubic", bicubic)):
-            sr = upscale_tensor(m, lr, tile=args.tile)
-            row[f"{label}_psnr"] = psnr(sr, hr, scale).item()
-            row[f"{label}_ssim"] = ssim(sr, hr, scale).item()
-        rows.append(row)
+    results = {label: evaluate(m, pairs, scale, tile=args.tile)["per_image"]
+               for label, m in (("model", model), ("bicubic", bicubic))}
+    rows = [{"image": name, **{f"{label}_{k}": v[name][k] for label, v in results.items() for k in ("psnr", "ssim")}}
+            for name, _, _ in pairs]
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "image"}
     print(f"{'image':<16}{args.model + ' PSNR':>18}{'SSIM':>8}{'bicubic PSNR':>15}{'SSIM':>8}")
     for r in rows + [{"image": "mean", **mean}]:

@@ -207,15 +207,33 @@ class StepSampler(Sampler):
         return 2 ** 62
 
 
-def load_eval_set(hr_dir: str | Path, scale: int = 4, degradation: str = "bicubic", blur_sigma: float = 1.6
+def load_eval_set(hr_dir: str | Path, scale: int = 4, degradation: str = "bicubic", blur_sigma: float = 1.6, *,
+                  seed: int = 0, limit: int | None = None, crop: int = 0
                   ) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """Full-image evaluation pairs ``(name, lr, hr)`` as (1, 3, h, w) tensors; HR mod-cropped to the scale."""
-    pairs = []
+    """Evaluation pairs ``(name, lr, hr)`` as (1, 3, h, w) tensors: the images of ``hr_dir`` (sorted), each HR
+    cropped to a multiple of the scale.
+
+    Args:
+        degradation: ``bicubic`` or ``blur`` (clean, ``degrade``), or a ``sr_core.degradations`` preset
+            (``real``, ``real-mild``): image ``i`` drawn with ``(seed, i)``, so the set is fixed.
+        limit: only the first ``limit`` images.
+        crop: a centred square HR crop of at most this side (0: the whole image).
+    """
     paths = list_images(hr_dir)
     if not paths:
         raise FileNotFoundError(f"no images in {hr_dir}")
-    for path in paths:
+    pairs = []
+    for i, path in enumerate(paths[:limit]):
         hr = mod_crop(load_rgb(path), scale)
-        lr = degrade(hr, scale, degradation, blur_sigma)
+        if crop:
+            side = min(crop, *hr.size) // scale * scale
+            x, y = (hr.width - side) // 2, (hr.height - side) // 2
+            hr = hr.crop((x, y, x + side, y + side))
+        if degradation in DEGRADATIONS:
+            lr = degrade(hr, scale, degradation, blur_sigma)
+        else:
+            from .degradations import degrade_real
+
+            lr = degrade_real(hr, scale, degradation, seed=seed, index=i)
         pairs.append((path.stem, to_tensor(lr), to_tensor(hr)))
     return pairs

@@ -39,25 +39,28 @@ steps). Differences, all deliberate:
 * no unsharp masking of the HR target and no crop after the degradation
   (those belong to the training script: here the HR crop comes first).
 
-``DegradationConfig`` holds every parameter; its defaults are Real-ESRGAN's
+``DegradationConfig`` holds every parameter: the kernel sizes and kinds (shared),
+one ``Order`` per round (``first``, ``second``: Real-ESRGAN's ``*`` and ``*2``
+options under the same names) and the final stage. Its defaults are Real-ESRGAN's
 ``options/train_realesrgan_x4plus.yml`` (the ``realesrgan_x4plus`` model):
 kernel sizes 7..21, kernel list iso/aniso/generalized_iso/generalized_aniso/
-plateau_iso/plateau_aniso with probabilities 0.45/0.25/0.12/0.03/0.12/0.03,
-sinc_prob 0.1, blur_sigma [0.2, 3], betag_range [0.5, 4], betap_range [1, 2],
-resize_prob [0.2, 0.7, 0.1] (up/down/keep), resize_range [0.15, 1.5],
-gaussian_noise_prob 0.5, noise_range [1, 30], poisson_scale_range [0.05, 3],
-gray_noise_prob 0.4, jpeg_range [30, 95]; second order second_blur_prob 0.8,
-sinc_prob2 0.1, blur_sigma2 [0.2, 1.5], betag_range2 [0.5, 4],
-betap_range2 [1, 2], resize_prob2 [0.3, 0.4, 0.3], resize_range2 [0.3, 1.2],
-gaussian_noise_prob2 0.5, noise_range2 [1, 25], poisson_scale_range2
-[0.05, 2.5], gray_noise_prob2 0.4, jpeg_range2 [30, 95]; final_sinc_prob 0.8.
+plateau_iso/plateau_aniso with probabilities 0.45/0.25/0.12/0.03/0.12/0.03;
+first order sinc_prob 0.1, blur_sigma [0.2, 3], betag_range [0.5, 4],
+betap_range [1, 2], resize_prob [0.2, 0.7, 0.1] (up/down/keep), resize_range
+[0.15, 1.5], gaussian_noise_prob 0.5, noise_range [1, 30], poisson_scale_range
+[0.05, 3], gray_noise_prob 0.4, jpeg_range [30, 95]; second order blur_prob 0.8
+(Real-ESRGAN's second_blur_prob), sinc_prob 0.1, blur_sigma [0.2, 1.5],
+betag_range [0.5, 4], betap_range [1, 2], resize_prob [0.3, 0.4, 0.3],
+resize_range [0.3, 1.2], gaussian_noise_prob 0.5, noise_range [1, 25],
+poisson_scale_range [0.05, 2.5], gray_noise_prob 0.4, jpeg_range [30, 95] (the
+last JPEG); final_sinc_prob 0.8.
 The rotation of anisotropic kernels is uniform in [-pi, pi], the sinc
 cut-off uniform in [pi/3, pi] (in [pi/5, pi] for kernels of 13 px or more;
 always [pi/3, pi] for the final sinc), as in ``realesrgan_dataset.py``.
-``blur_prob``, ``noise_prob``, ``second_resize_prob``, ``noise_prob2``,
-``jpeg_prob`` and ``jpeg_prob2`` are not in Real-ESRGAN (which always applies
-those steps: probability 1, the default); they exist so that presets and the
-special cases below can switch steps off. Note that Real-ESRGAN's second
+The first order's ``blur_prob``, both orders' ``noise_prob`` and ``jpeg_prob``
+and the second order's ``resize_apply_prob`` are not in Real-ESRGAN (which
+always applies those steps: probability 1, the default); they exist so that
+presets and the special cases below can switch steps off. Note that Real-ESRGAN's second
 resize always runs, even when it draws "keep": it resizes to the LR size
 times the factor, so "keep" means "to the LR size" there.
 
@@ -85,15 +88,15 @@ steps use this config's ranges.
 The degradations of ``sr_core.data.degrade`` are special cases
 (``seed_config``):
 
-* ``bicubic`` (Pillow's antialiased bicubic): every step off (blur_prob 0,
-  first resize "keep" 1, noise_prob 0, jpeg_prob 0, second_blur_prob 0,
-  second_resize_prob 0, noise_prob2 0, final_sinc_prob 0, jpeg_prob2 0) and the final resize
+* ``bicubic`` (Pillow's antialiased bicubic): every step off (in both orders
+  blur_prob, noise_prob and jpeg_prob 0, the first resize "keep" 1, the second
+  resize_apply_prob 0; final_sinc_prob 0) and the final resize
   mode ``pil_bicubic`` (Pillow's resize of the image rounded to 8 bits). It
   reproduces ``degrade(hr, scale, "bicubic")`` exactly. OpenCV's ``bicubic``
   is *not* the same downscale: it does not antialias and uses a = -0.75.
 * ``blur`` (Gaussian blur, then every ``scale``-th pixel from offset
-  ``scale // 2``): the same, with blur_prob 1, kernel list ``iso`` only,
-  blur_sigma [s, s], kernel size 21 and the final resize mode ``subsample``.
+  ``scale // 2``): the same, with the first order's blur_prob 1, kernel list
+  ``iso`` only, blur_sigma [s, s], kernel size 21 and the final resize mode ``subsample``.
   It matches up to the kernel: ``degrade`` uses Pillow's ``GaussianBlur``,
   which approximates the Gaussian by three box blurs, while here it is the
   exact sampled Gaussian truncated at 21 px (at sigma 1.6 on a BSD100 photo:
@@ -110,6 +113,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -125,23 +129,20 @@ ORDERS = ("realesrgan", "bsrgan")
 
 
 @dataclass(frozen=True)
-class DegradationConfig:
-    """Every parameter of the pipeline; defaults are Real-ESRGAN's ``train_realesrgan_x4plus.yml``.
+class Order:
+    """One round ("order") of blur, random resize, noise and JPEG; defaults are Real-ESRGAN's first order.
 
-    Ranges are ``(low, high)``; probabilities of the three resize directions
-    are ``(up, down, keep)``. See the module docstring for the meaning of each
-    step and for the fields that Real-ESRGAN does not have.
+    Ranges are ``(low, high)``. ``resize_prob`` gives the probabilities of the three resize directions
+    ``(up, down, keep)``; ``resize_apply_prob`` whether the random resize runs at all (None: always, without a
+    draw, as Real-ESRGAN's first order). In the second order, ``jpeg_*`` are the last JPEG's.
     """
 
-    kernel_range: tuple[int, ...] = (7, 9, 11, 13, 15, 17, 19, 21)
-    kernel_list: tuple[str, ...] = KERNEL_TYPES
-    kernel_prob: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
-    # first order
     blur_prob: float = 1.0
     sinc_prob: float = 0.1
     blur_sigma: tuple[float, float] = (0.2, 3.0)
     betag_range: tuple[float, float] = (0.5, 4.0)
     betap_range: tuple[float, float] = (1.0, 2.0)
+    resize_apply_prob: float | None = None
     resize_prob: tuple[float, float, float] = (0.2, 0.7, 0.1)
     resize_range: tuple[float, float] = (0.15, 1.5)
     noise_prob: float = 1.0
@@ -151,26 +152,28 @@ class DegradationConfig:
     gray_noise_prob: float = 0.4
     jpeg_prob: float = 1.0
     jpeg_range: tuple[int, int] = (30, 95)
-    # second order
-    second_blur_prob: float = 0.8
-    sinc_prob2: float = 0.1
-    blur_sigma2: tuple[float, float] = (0.2, 1.5)
-    betag_range2: tuple[float, float] = (0.5, 4.0)
-    betap_range2: tuple[float, float] = (1.0, 2.0)
-    second_resize_prob: float = 1.0
-    resize_prob2: tuple[float, float, float] = (0.3, 0.4, 0.3)
-    resize_range2: tuple[float, float] = (0.3, 1.2)
-    noise_prob2: float = 1.0
-    gaussian_noise_prob2: float = 0.5
-    noise_range2: tuple[float, float] = (1.0, 25.0)
-    poisson_scale_range2: tuple[float, float] = (0.05, 2.5)
-    gray_noise_prob2: float = 0.4
-    jpeg_prob2: float = 1.0
-    jpeg_range2: tuple[int, int] = (30, 95)
-    # final stage
+
+
+FIRST = Order()
+SECOND = Order(blur_prob=0.8, blur_sigma=(0.2, 1.5), resize_apply_prob=1.0, resize_prob=(0.3, 0.4, 0.3),
+               resize_range=(0.3, 1.2), noise_range=(1.0, 25.0), poisson_scale_range=(0.05, 2.5))
+
+
+@dataclass(frozen=True)
+class DegradationConfig:
+    """Every parameter of the pipeline; defaults are Real-ESRGAN's ``train_realesrgan_x4plus.yml``.
+
+    The kernel sizes and kinds are shared by both orders; ``first`` and ``second`` hold each order's own
+    parameters (``Order``). See the module docstring for the meaning of each step and for the parameters that
+    Real-ESRGAN does not have.
+    """
+
+    kernel_range: tuple[int, ...] = (7, 9, 11, 13, 15, 17, 19, 21)
+    kernel_list: tuple[str, ...] = KERNEL_TYPES
+    kernel_prob: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+    first: Order = FIRST
+    second: Order = SECOND
     final_sinc_prob: float = 0.8
-    final_resize_first_prob: float = 0.5  # [resize + sinc] before the last JPEG, else after it
-    resize_modes: tuple[str, ...] = RESIZE_MODES
     final_resize_modes: tuple[str, ...] = RESIZE_MODES
     order: str = "realesrgan"
 
@@ -182,24 +185,28 @@ class DegradationConfig:
                 raise ValueError(f"kernel sizes must be odd and positive, got {k}")
         if set(self.kernel_list) - set(KERNEL_TYPES) or len(self.kernel_list) != len(self.kernel_prob):
             raise ValueError(f"kernel_list must name kernels of {KERNEL_TYPES}, one probability each")
-        for modes, allowed in ((self.resize_modes, RESIZE_MODES),
-                               (self.final_resize_modes, RESIZE_MODES + SPECIAL_RESIZE_MODES)):
-            if not modes or set(modes) - set(allowed):
-                raise ValueError(f"resize modes must be among {allowed}, got {modes}")
-        for name in ("jpeg_range", "jpeg_range2"):
-            lo, hi = getattr(self, name)
+        allowed = RESIZE_MODES + SPECIAL_RESIZE_MODES
+        if not self.final_resize_modes or set(self.final_resize_modes) - set(allowed):
+            raise ValueError(f"resize modes must be among {allowed}, got {self.final_resize_modes}")
+        for name in ("first", "second"):
+            lo, hi = getattr(self, name).jpeg_range
             if not 1 <= lo <= hi <= 100:
-                raise ValueError(f"{name} must lie within [1, 100], got {(lo, hi)}")
+                raise ValueError(f"{name}.jpeg_range must lie within [1, 100], got {(lo, hi)}")
 
     def replace(self, **changes) -> "DegradationConfig":
+        """A copy with ``changes``; ``first`` / ``second`` may be dicts of changes to that order."""
+        for name in ("first", "second"):
+            if isinstance(changes.get(name), dict):
+                changes[name] = dataclasses.replace(getattr(self, name), **changes[name])
         return dataclasses.replace(self, **changes)
 
 
 MILD = DegradationConfig(
-    blur_sigma=(0.2, 1.5), sinc_prob=0.05, resize_range=(0.5, 1.2),
-    noise_prob=0.5, noise_range=(1.0, 10.0), poisson_scale_range=(0.05, 1.0), jpeg_range=(60, 95),
-    second_blur_prob=0.5, sinc_prob2=0.05, blur_sigma2=(0.2, 1.0), resize_range2=(0.6, 1.2),
-    noise_prob2=0.5, noise_range2=(1.0, 5.0), poisson_scale_range2=(0.05, 0.5), jpeg_range2=(70, 95),
+    first=Order(blur_sigma=(0.2, 1.5), sinc_prob=0.05, resize_range=(0.5, 1.2), noise_prob=0.5,
+                noise_range=(1.0, 10.0), poisson_scale_range=(0.05, 1.0), jpeg_range=(60, 95)),
+    second=dataclasses.replace(SECOND, blur_prob=0.5, sinc_prob=0.05, blur_sigma=(0.2, 1.0), resize_range=(0.6, 1.2),
+                               noise_prob=0.5, noise_range=(1.0, 5.0), poisson_scale_range=(0.05, 0.5),
+                               jpeg_range=(70, 95)),
     final_sinc_prob=0.5)
 
 PRESETS: dict[str, DegradationConfig] = {"real": DegradationConfig(), "real-mild": MILD}
@@ -219,14 +226,14 @@ def get_config(config: str | DegradationConfig | None = None) -> DegradationConf
 
 def seed_config(kind: str, blur_sigma: float = 1.6) -> DegradationConfig:
     """The config under which the pipeline is ``sr_core.data.degrade``'s ``bicubic`` or ``blur`` (module docstring)."""
-    off = dict(blur_prob=0.0, resize_prob=(0.0, 0.0, 1.0), noise_prob=0.0, jpeg_prob=0.0, second_blur_prob=0.0,
-               second_resize_prob=0.0, noise_prob2=0.0, final_sinc_prob=0.0, jpeg_prob2=0.0)
+    first = Order(blur_prob=0.0, resize_prob=(0.0, 0.0, 1.0), noise_prob=0.0, jpeg_prob=0.0)
+    second = dataclasses.replace(SECOND, blur_prob=0.0, resize_apply_prob=0.0, noise_prob=0.0, jpeg_prob=0.0)
     if kind == "bicubic":
-        return DegradationConfig(final_resize_modes=("pil_bicubic",), **off)
+        return DegradationConfig(first=first, second=second, final_sinc_prob=0.0, final_resize_modes=("pil_bicubic",))
     if kind == "blur":
-        off.update(blur_prob=1.0)
-        return DegradationConfig(kernel_list=("iso",), kernel_prob=(1.0,), kernel_range=(21,), sinc_prob=0.0,
-                                 blur_sigma=(blur_sigma, blur_sigma), final_resize_modes=("subsample",), **off)
+        first = dataclasses.replace(first, blur_prob=1.0, sinc_prob=0.0, blur_sigma=(blur_sigma, blur_sigma))
+        return DegradationConfig(kernel_list=("iso",), kernel_prob=(1.0,), kernel_range=(21,), first=first,
+                                 second=second, final_sinc_prob=0.0, final_resize_modes=("subsample",))
     raise ValueError(f"kind must be 'bicubic' or 'blur', got {kind!r}")
 
 
@@ -292,13 +299,12 @@ def blur_kernel(kind: str, size: int, sigma_x: float, sigma_y: float | None = No
 def sample_kernel(rng: np.random.Generator, cfg: DegradationConfig, second: bool = False
                   ) -> tuple[np.ndarray, dict]:
     """Draw one order's blur kernel as ``realesrgan_dataset.py`` does; returns (kernel, parameters)."""
+    o = cfg.second if second else cfg.first
     size = int(rng.choice(cfg.kernel_range))
-    if rng.random() < (cfg.sinc_prob2 if second else cfg.sinc_prob):
+    if rng.random() < o.sinc_prob:
         omega = rng.uniform(np.pi / 3, np.pi) if size < 13 else rng.uniform(np.pi / 5, np.pi)
         return sinc_kernel(size, omega), {"kernel": "sinc", "size": size, "omega_c": float(omega)}
-    sig = cfg.blur_sigma2 if second else cfg.blur_sigma
-    betag = cfg.betag_range2 if second else cfg.betag_range
-    betap = cfg.betap_range2 if second else cfg.betap_range
+    sig, betag, betap = o.blur_sigma, o.betag_range, o.betap_range
     p = np.asarray(cfg.kernel_prob, dtype=np.float64)
     kind = cfg.kernel_list[int(rng.choice(len(p), p=p / p.sum()))]
     sigma_x = float(rng.uniform(*sig))
@@ -404,8 +410,9 @@ class RealDegradation:
 
     # --- the two orders, as lists of steps (each draws its own parameters when it runs)
     def _realesrgan_steps(self):
-        return [self._blur1, self._resize1, self._noise1, self._jpeg1,
-                self._blur2, self._resize2, self._noise2, self._final]
+        return [partial(self._blur, stage=1), partial(self._random_resize, stage=1), partial(self._noise, stage=1),
+                partial(self._jpeg, stage=1), partial(self._blur, stage=2), partial(self._random_resize, stage=2),
+                partial(self._noise, stage=2), self._final]
 
     def _bsrgan_steps(self, rng: np.random.Generator):
         names = ["blur1", "blur2", "resize1", "resize_lr", "noise1", "noise2", "jpeg1", "sinc"]
@@ -413,86 +420,62 @@ class RealDegradation:
         i, j = perm.index("resize1"), perm.index("resize_lr")
         if i > j:  # the random resize stays before the resize to LR size (BSRGAN's idx1/idx2 swap)
             perm[i], perm[j] = perm[j], perm[i]
-        table = {"blur1": self._blur1, "blur2": self._blur2, "resize1": self._resize1, "resize_lr": self._resize_lr,
-                 "noise1": self._noise1, "noise2": self._noise2, "jpeg1": self._jpeg1, "sinc": self._sinc}
-        return [table[n] for n in perm] + [self._jpeg_last]
+        table = {"blur1": partial(self._blur, stage=1), "blur2": partial(self._blur, stage=2),
+                 "resize1": partial(self._random_resize, stage=1), "resize_lr": self._resize_lr,
+                 "noise1": partial(self._noise, stage=1), "noise2": partial(self._noise, stage=2),
+                 "jpeg1": partial(self._jpeg, stage=1), "sinc": self._sinc}
+        return [table[n] for n in perm] + [partial(self._jpeg, stage="final")]
 
-    # --- steps
-    def _blur(self, img, rng, record, second: bool):
-        cfg = self.config
-        if rng.random() >= (cfg.second_blur_prob if second else cfg.blur_prob):
+    # --- steps; ``stage`` 1 or 2 picks the order's parameters (the last JPEG, "final", the second order's)
+    def _order(self, stage) -> Order:
+        return self.config.first if stage == 1 else self.config.second
+
+    def _blur(self, img, rng, record, stage: int):
+        if rng.random() >= self._order(stage).blur_prob:
             return img
-        kernel, params = sample_kernel(rng, cfg, second)
-        record.append({"op": "blur", "stage": 2 if second else 1, **params})
+        kernel, params = sample_kernel(rng, self.config, stage == 2)
+        record.append({"op": "blur", "stage": stage, **params})
         return _filter(img, kernel)
 
-    def _blur1(self, img, rng, record):
-        return self._blur(img, rng, record, False)
-
-    def _blur2(self, img, rng, record):
-        return self._blur(img, rng, record, True)
-
-    def _random_resize(self, img, rng, record, second: bool):
-        cfg = self.config
-        if second and rng.random() >= cfg.second_resize_prob:
+    def _random_resize(self, img, rng, record, stage: int):
+        o = self._order(stage)
+        if o.resize_apply_prob is not None and rng.random() >= o.resize_apply_prob:
             return img
-        probs, (lo, hi) = (cfg.resize_prob2, cfg.resize_range2) if second else (cfg.resize_prob, cfg.resize_range)
-        p = np.asarray(probs, dtype=np.float64)
+        p = np.asarray(o.resize_prob, dtype=np.float64)
+        lo, hi = o.resize_range
         direction = ("up", "down", "keep")[int(rng.choice(3, p=p / p.sum()))]
         factor = float(rng.uniform(1.0, hi) if direction == "up" else rng.uniform(lo, 1.0) if direction == "down"
                        else 1.0)
-        mode = cfg.resize_modes[int(rng.integers(len(cfg.resize_modes)))]
-        base = self.lr_size if second else img.shape[:2]  # BasicSR: the second resize is relative to the LR size
+        mode = RESIZE_MODES[int(rng.integers(len(RESIZE_MODES)))]
+        base = self.lr_size if stage == 2 else img.shape[:2]  # BasicSR: the second resize is relative to the LR size
         size = (max(1, int(base[0] * factor)), max(1, int(base[1] * factor)))
         if size == img.shape[:2]:
             return img
-        record.append({"op": "resize", "stage": 2 if second else 1, "direction": direction, "factor": factor,
+        record.append({"op": "resize", "stage": stage, "direction": direction, "factor": factor,
                        "mode": mode, "size": list(size)})
         return np.clip(_resize(img, size, mode), 0.0, 1.0)
 
-    def _resize1(self, img, rng, record):
-        return self._random_resize(img, rng, record, False)
-
-    def _resize2(self, img, rng, record):
-        return self._random_resize(img, rng, record, True)
-
-    def _noise(self, img, rng, record, second: bool):
-        cfg = self.config
-        if rng.random() >= (cfg.noise_prob2 if second else cfg.noise_prob):
+    def _noise(self, img, rng, record, stage: int):
+        o = self._order(stage)
+        if rng.random() >= o.noise_prob:
             return img
-        stage = 2 if second else 1
-        gauss_p = cfg.gaussian_noise_prob2 if second else cfg.gaussian_noise_prob
-        gray_p = cfg.gray_noise_prob2 if second else cfg.gray_noise_prob
-        if rng.random() < gauss_p:
-            sigma = float(rng.uniform(*(cfg.noise_range2 if second else cfg.noise_range)))
-            gray = bool(rng.random() < gray_p)
+        if rng.random() < o.gaussian_noise_prob:
+            sigma = float(rng.uniform(*o.noise_range))
+            gray = bool(rng.random() < o.gray_noise_prob)
             record.append({"op": "noise", "stage": stage, "type": "gaussian", "sigma": sigma, "gray": gray})
             return add_gaussian_noise(img, rng, sigma, gray)
-        scale = float(rng.uniform(*(cfg.poisson_scale_range2 if second else cfg.poisson_scale_range)))
-        gray = bool(rng.random() < gray_p)
+        scale = float(rng.uniform(*o.poisson_scale_range))
+        gray = bool(rng.random() < o.gray_noise_prob)
         record.append({"op": "noise", "stage": stage, "type": "poisson", "scale": scale, "gray": gray})
         return add_poisson_noise(img, rng, scale, gray)
 
-    def _noise1(self, img, rng, record):
-        return self._noise(img, rng, record, False)
-
-    def _noise2(self, img, rng, record):
-        return self._noise(img, rng, record, True)
-
     def _jpeg(self, img, rng, record, stage):
-        cfg = self.config
-        prob, (lo, hi) = (cfg.jpeg_prob, cfg.jpeg_range) if stage == 1 else (cfg.jpeg_prob2, cfg.jpeg_range2)
-        if rng.random() >= prob:
+        o = self._order(stage)
+        if rng.random() >= o.jpeg_prob:
             return img
-        q = int(rng.integers(lo, hi + 1))
+        q = int(rng.integers(o.jpeg_range[0], o.jpeg_range[1] + 1))
         record.append({"op": "jpeg", "stage": stage, "quality": q})
         return jpeg(img, q)
-
-    def _jpeg1(self, img, rng, record):
-        return self._jpeg(img, rng, record, 1)
-
-    def _jpeg_last(self, img, rng, record):
-        return self._jpeg(img, rng, record, "final")
 
     def _resize_lr(self, img, rng, record):
         modes = self.config.final_resize_modes
@@ -510,10 +493,11 @@ class RealDegradation:
         return _filter(img, sinc_kernel(size, omega))
 
     def _final(self, img, rng, record):
-        if rng.random() < self.config.final_resize_first_prob:
+        """[resize to LR + sinc] and the last JPEG, in random order (each first with probability 1/2)."""
+        if rng.random() < 0.5:
             img = self._sinc(self._resize_lr(img, rng, record), rng, record)
-            return self._jpeg_last(np.clip(img, 0.0, 1.0), rng, record)
-        img = self._jpeg_last(img, rng, record)
+            return self._jpeg(np.clip(img, 0.0, 1.0), rng, record, "final")
+        img = self._jpeg(img, rng, record, "final")
         return self._sinc(self._resize_lr(img, rng, record), rng, record)
 
 
@@ -581,6 +565,6 @@ def degrade_real(img: Image.Image | torch.Tensor, scale: int = 4, config: str | 
     raise TypeError(f"expected a PIL image or a tensor, got {type(img).__name__}")
 
 
-__all__ = ["DegradationConfig", "PRESETS", "MILD", "KERNEL_TYPES", "RealDegradation", "get_config", "seed_config",
-           "blur_kernel", "sinc_kernel", "sample_kernel", "bessel_j1", "add_gaussian_noise", "add_poisson_noise",
+__all__ = ["DegradationConfig", "Order", "FIRST", "SECOND", "PRESETS", "MILD", "KERNEL_TYPES", "RealDegradation",
+           "get_config", "seed_config", "blur_kernel", "sinc_kernel", "sample_kernel", "bessel_j1", "add_gaussian_noise", "add_poisson_noise",
            "jpeg", "degrade_array", "degrade_real", "usm_sharp"]

@@ -12,13 +12,22 @@ Convention (the one of BasicSR and of the MATLAB scripts behind published tables
   valid filtering, K1 = 0.01, K2 = 0.03, L = 255.
 
 Every function returns one value per image (a float64 tensor of shape (N,));
-tables report the mean over images.
+tables report the mean over images. ``evaluate`` is the one evaluation loop:
+a model over ``(name, lr, hr)`` pairs (``sr_core.data.load_eval_set``), for
+``sr-core evaluate``, training validation and every benchmark.
 """
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from .inference import upscale_tensor
+from .optimize import forget_prepared
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
@@ -90,3 +99,45 @@ def ssim(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0, y_channel: bo
     cov = filt(sr * hr) - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
     return ssim_map.mean(dim=(1, 2, 3))
+
+
+# per-image values as the reports store them (decimals), when ``evaluate(rounded=True)``
+_DECIMALS = {"psnr": 4, "ssim": 5}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, pairs, scale: int, tile: int | None = 0, dtype: torch.dtype | str | None = None,
+             rounded: bool = False, extra: dict[str, Callable[[torch.Tensor], float]] | None = None) -> dict:
+    """Y-PSNR / SSIM (border = ``scale``) of ``model`` over ``(name, lr, hr)`` pairs, whole images by default
+    (``hr`` None: no reference, only the ``extra`` metrics).
+
+    Returns the means (``psnr``, ``ssim`` and one per ``extra`` metric), ``per_image`` values, ``images``,
+    ``seconds_per_image`` and ``mpx_per_s`` (output megapixels per second of the forward passes). The model runs
+    in eval mode and is put back in its mode after.
+
+    Args:
+        tile, dtype: as ``upscale_tensor``'s (``tile=0``: whole image; ``dtype=None``: float32).
+        rounded: round each image's values before the means, as the benchmark reports store them (PSNR to 4
+            decimals, SSIM to 5, ``extra`` metrics to 4).
+        extra: more per-image metrics of the output alone, ``{name: fn(sr) -> float}`` (NIQE in ``benchmarks``).
+    """
+    extra = extra or {}
+    was_training = model.training
+    model.eval()
+    forget_prepared(model)  # weights may have changed without a version bump (CUDA foreach optimiser steps)
+    per_image, seconds, mpx = {}, 0.0, 0.0
+    try:
+        for name, lr, hr in pairs:
+            t = time.perf_counter()
+            sr = upscale_tensor(model, lr, tile=tile, dtype=dtype)
+            seconds += time.perf_counter() - t
+            mpx += sr.shape[-1] * sr.shape[-2] / 1e6
+            values = {} if hr is None else {"psnr": psnr(sr, hr, scale).item(), "ssim": ssim(sr, hr, scale).item()}
+            values.update((k, fn(sr)) for k, fn in extra.items())
+            per_image[name] = {k: round(v, _DECIMALS.get(k, 4)) for k, v in values.items()} if rounded else values
+    finally:
+        model.train(was_training)
+    n = len(per_image)
+    means = {k: sum(v[k] for v in per_image.values()) / n for k in next(iter(per_image.values()))}
+    return {**means, "images": n, "seconds_per_image": seconds / n, "mpx_per_s": mpx / seconds if seconds else 0.0,
+            "per_image": per_image}

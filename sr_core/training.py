@@ -1,6 +1,7 @@
-"""Training building blocks: seeding, distributed set-up, the two training steps, evaluation, state files.
+"""Training building blocks: seeding, distributed set-up, the two training steps, state files (evaluation:
+``sr_core.metrics.evaluate``).
 
-The loop itself lives in ``train/common.py``; what is here is plain functions
+The loop itself lives in ``train/loop.py``; what is here is plain functions
 that the loop (and the tests) call. Iterations are counted, not epochs.
 """
 
@@ -17,11 +18,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .inference import upscale_tensor
 from .io import atomic_write
 from .losses import GANLoss, tv_loss
-from .metrics import psnr, ssim
-from .optimize import forget_prepared
 
 log = logging.getLogger(__name__)
 
@@ -138,23 +136,6 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, lr: torch.Tensor, h
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, pairs, scale: int, tile: int | None = 0) -> dict:
-    """Mean Y-channel PSNR/SSIM (border = scale) over ``(name, lr, hr)`` pairs; restores train mode after."""
-    was_training = model.training
-    model.eval()
-    forget_prepared(model)  # weights may have changed without a version bump (CUDA foreach optimiser steps)
-    per_image = {}
-    try:
-        for name, lr, hr in pairs:
-            sr = upscale_tensor(model, lr, tile=tile)
-            per_image[name] = {"psnr": psnr(sr, hr, scale).item(), "ssim": ssim(sr, hr, scale).item()}
-    finally:
-        model.train(was_training)
-    n = len(per_image)
-    return {"psnr": sum(v["psnr"] for v in per_image.values()) / n,
-            "ssim": sum(v["ssim"] for v in per_image.values()) / n, "per_image": per_image}
-
-
 def save_state(path: str | Path, state: dict) -> None:
     """``torch.save`` to a temp file in the same folder, then rename: a kill never leaves a torn file."""
     path = Path(path)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import torch
+
 from benchmarks import run
 
 
@@ -109,3 +112,16 @@ def test_video_flicker_undoes_the_pan():
     noisy = [f.copy() for f in frames]
     noisy[3] = np.clip(noisy[3].astype(int) + 10, 0, 255).astype(np.uint8)  # +10 everywhere (bar clipping)
     assert 2.5 < flicker(noisy, (3, 2), margin=4) < 10 / 3 + 0.01  # one of three pairs differs by ~10
+
+
+def test_benchmark_bicubic_set5(tmp_path):
+    """benchmarks/quality.py in-process on the cheapest row: bicubic on Set5 (Pillow LR) is 28.43 dB."""
+    from benchmarks.quality import main as benchmark
+
+    report = benchmark(["--sets", "Set5", "--models", "bicubic", "--no-peers", "--out", str(tmp_path)])
+    set5 = report["results"]["bicubic"]["sets"]["Set5"]
+    assert set5["images"] == 5 and set5["psnr"] == pytest.approx(28.43, abs=0.01)
+    assert set(set5["per_image"]) == {"baby", "bird", "butterfly", "head", "woman"}
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "| bicubic |" in md and "28.42" in md and "MATLAB" in md and "CPU:" in md
+    assert json.loads((tmp_path / "benchmark.json").read_text())["machine"]["torch"] == torch.__version__

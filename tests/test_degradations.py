@@ -30,7 +30,8 @@ def ramp(h: int = 64, w: int = 64) -> np.ndarray:
 
 
 def only(**on) -> D.DegradationConfig:
-    """Every step off (the ``bicubic`` special case with subsampling), then the given fields."""
+    """Every step off (the ``bicubic`` special case with subsampling), then the given changes (``first`` /
+    ``second``: dicts of changes to that order)."""
     return D.seed_config("bicubic").replace(final_resize_modes=("subsample",), **on)
 
 
@@ -102,13 +103,14 @@ def test_sampled_parameters_lie_in_their_ranges():
                     lo = math.pi / 3 if r["size"] < 13 or r["stage"] == "final" else math.pi / 5
                     assert lo <= r["omega_c"] <= math.pi
                 else:
-                    s_lo, s_hi = cfg.blur_sigma if r["stage"] == 1 else cfg.blur_sigma2
+                    order = cfg.first if r["stage"] == 1 else cfg.second
+                    s_lo, s_hi = order.blur_sigma
                     assert s_lo <= r["sigma_x"] <= s_hi and s_lo <= r["sigma_y"] <= s_hi
                     assert -math.pi <= r["theta"] <= math.pi
                     if r["kernel"].startswith("generalized"):
-                        assert cfg.betag_range[0] <= r["beta"] <= cfg.betag_range[1]
+                        assert order.betag_range[0] <= r["beta"] <= order.betag_range[1]
                     elif r["kernel"].startswith("plateau"):
-                        assert cfg.betap_range[0] <= r["beta"] <= cfg.betap_range[1]
+                        assert order.betap_range[0] <= r["beta"] <= order.betap_range[1]
             elif r["op"] == "jpeg":
                 assert isinstance(r["quality"], int) and 30 <= r["quality"] <= 95
             elif r["op"] == "noise":
@@ -117,7 +119,7 @@ def test_sampled_parameters_lie_in_their_ranges():
                 else:
                     assert 0.05 <= r["scale"] <= (3 if r["stage"] == 1 else 2.5)
             elif r["op"] == "resize" and r["stage"] != "final":
-                lo, hi = cfg.resize_range if r["stage"] == 1 else cfg.resize_range2
+                lo, hi = (cfg.first if r["stage"] == 1 else cfg.second).resize_range
                 assert lo <= r["factor"] <= hi and r["mode"] in D.RESIZE_MODES
     # Real-ESRGAN always blurs, adds noise and compresses in the first order; the second blur has p = 0.8
     assert seen[("blur", 1)] == seen[("noise", 1)] == seen[("jpeg", 1)] == seen[("jpeg", "final")] == 150
@@ -138,14 +140,15 @@ def test_kernel_types_follow_the_papers_probabilities():
 def test_defaults_are_real_esrgan_x4plus():
     cfg = D.DegradationConfig()
     assert cfg.kernel_range == tuple(range(7, 22, 2)) and cfg.kernel_prob == (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
-    assert (cfg.sinc_prob, cfg.blur_sigma, cfg.resize_prob, cfg.resize_range) == (0.1, (0.2, 3.0), (0.2, 0.7, 0.1),
-                                                                                   (0.15, 1.5))
-    assert (cfg.second_blur_prob, cfg.blur_sigma2, cfg.resize_prob2, cfg.resize_range2, cfg.noise_range2) == (
+    one, two = cfg.first, cfg.second
+    assert (one.sinc_prob, one.blur_sigma, one.resize_prob, one.resize_range) == (0.1, (0.2, 3.0), (0.2, 0.7, 0.1),
+                                                                               (0.15, 1.5))
+    assert (two.blur_prob, two.blur_sigma, two.resize_prob, two.resize_range, two.noise_range) == (
         0.8, (0.2, 1.5), (0.3, 0.4, 0.3), (0.3, 1.2), (1.0, 25.0))
-    assert cfg.final_sinc_prob == 0.8 and cfg.jpeg_range == cfg.jpeg_range2 == (30, 95)
+    assert cfg.final_sinc_prob == 0.8 and one.jpeg_range == two.jpeg_range == (30, 95)
     mild = D.get_config("real-mild")
-    assert mild.noise_range[1] < cfg.noise_range[1] and mild.jpeg_range[0] > cfg.jpeg_range[0]
-    assert mild.blur_sigma[1] < cfg.blur_sigma[1]
+    assert mild.first.noise_range[1] < one.noise_range[1] and mild.first.jpeg_range[0] > one.jpeg_range[0]
+    assert mild.first.blur_sigma[1] < one.blur_sigma[1]
 
 
 # --- kernels ---------------------------------------------------------------------------------------
@@ -167,7 +170,8 @@ def test_sinc_kernel_is_normalised_and_rings(size):
     assert abs(k.sum() - 1) < 1e-12 and np.allclose(k, k.T) and k.min() < 0 < k.max() == k[size // 2, size // 2]
     rng = np.random.default_rng(1)
     for _ in range(50):  # kernels as sampled, sinc included
-        kernel, params = D.sample_kernel(rng, D.get_config("real").replace(sinc_prob=0.5), second=True)
+        kernel, params = D.sample_kernel(rng, D.get_config("real").replace(second={"sinc_prob": 0.5}),
+                                         second=True)
         assert kernel.shape == (params["size"],) * 2 and abs(kernel.sum() - 1) < 1e-12
 
 
@@ -181,13 +185,14 @@ def test_bessel_j1_matches_scipy():
 
 def test_gaussian_noise_has_the_drawn_std():
     flat = np.full((256, 256, 3), 128, np.uint8)
-    cfg = only(noise_prob=1.0, gaussian_noise_prob=1.0, noise_range=(10.0, 10.0), gray_noise_prob=0.0)
+    cfg = only(first={"noise_prob": 1.0, "gaussian_noise_prob": 1.0, "noise_range": (10.0, 10.0),
+                      "gray_noise_prob": 0.0})
     lr, record = D.degrade_array(flat, 4, cfg, seed=0, index=0)
     assert record == [{"op": "noise", "stage": 1, "type": "gaussian", "sigma": 10.0, "gray": False},
                       {"op": "resize", "stage": "final", "mode": "subsample", "size": [64, 64]}]
     std = (lr * 255 - 128).std()
     assert abs(std - 10.0) < 0.4  # subsampling keeps the per-pixel noise; rounding adds 1/12 level^2
-    gray, _ = D.degrade_array(flat, 4, cfg.replace(gray_noise_prob=1.0), seed=0, index=0)
+    gray, _ = D.degrade_array(flat, 4, cfg.replace(first={"gray_noise_prob": 1.0}), seed=0, index=0)
     assert np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1], gray[..., 2])
     assert (gray * 255 - 128).std() > 9
 
@@ -213,9 +218,9 @@ def _blockiness(img: np.ndarray) -> float:
 def test_jpeg_is_applied_and_makes_8x8_blocks():
     hr = ramp(256, 256)
     clean, _ = D.degrade_array(hr, 4, only(), 0, 0)
-    # the last JPEG after the resize to LR size, so that its 8x8 grid is the LR image's
-    cfg = only(jpeg_prob2=1.0, jpeg_range2=(30, 30), final_resize_first_prob=1.0)
-    lr, record = D.degrade_array(hr, 4, cfg, 0, 0)
+    # the last JPEG after the resize to LR size, so that its 8x8 grid is the LR image's: seed 2 draws that order
+    cfg = only(second={"jpeg_prob": 1.0, "jpeg_range": (30, 30)})
+    lr, record = D.degrade_array(hr, 4, cfg, 2, 0)
     assert [r["op"] for r in record] == ["resize", "jpeg"] and record[1]["quality"] == 30
     assert np.abs(lr - clean).mean() * 255 > 0.5
     assert _blockiness(clean) < 1.05 and _blockiness(lr) > 1.3  # on a smooth ramp: 1.00 and 1.44
@@ -258,7 +263,8 @@ def test_realesrgan_order_is_first_then_second_then_final():
 
 
 def test_bsrgan_shuffled_order():
-    cfg = D.DegradationConfig(order="bsrgan", second_blur_prob=1.0, final_sinc_prob=1.0, resize_prob=(0, 1, 0))
+    cfg = D.DegradationConfig(order="bsrgan", final_sinc_prob=1.0).replace(first={"resize_prob": (0, 1, 0)},
+                                                                         second={"blur_prob": 1.0})
     hr = smooth_rgb(96, 96, seed=7)
     orders = set()
     for index in range(12):

@@ -204,7 +204,7 @@ def test_saved_weights_load_back_and_merge(tmp_path):
 # --- training ------------------------------------------------------------------------------------------------
 
 def test_ema_update_follows_its_formula():
-    from train.common import update_ema
+    from train.loop import update_ema
 
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     before = [p.detach().clone() for p in a.parameters()]
@@ -344,7 +344,7 @@ def test_cost_curve_adds_a_gpu_stretch_at_the_lineages_cpu_hours(tmp_path, monke
     from the log and the Set5 PSNR of its weights measured when the command runs (not its in-run validation)."""
     from sr_core import build_preset, save_pretrained
     from sr_core.data import load_eval_set
-    from sr_core.training import evaluate
+    from sr_core.metrics import evaluate
     from train.cost_curve import gpu_point
     from train.ship import _time_line
 

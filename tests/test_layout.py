@@ -132,7 +132,6 @@ def test_arrows_run_one_way(graph, source, target):
     assert arrows(graph, source, target) == []
 
 
-@pytest.mark.xfail(strict=False, reason="issue 27 item 2 (other branch)")
 def test_benchmarks_do_not_import_train(graph):
     assert arrows(graph, "benchmarks", "train") == []
 

@@ -253,7 +253,7 @@ def test_bfloat16_stays_close():
 def test_training_evaluation_sees_weights_changed_without_a_version_bump():
     """CUDA's fused foreach steps (Adam, the EMA's lerp) change weights without bumping their version counters;
     a GPU run once validated a stale cached copy for 5,000 iterations. ``.data`` writes do the same on a CPU."""
-    from sr_core.training import evaluate
+    from sr_core.metrics import evaluate
 
     model = _net(norm="none").eval()
     lr, hr = _tensor(10, 9), _tensor(40, 36)
@@ -266,7 +266,7 @@ def test_training_evaluation_sees_weights_changed_without_a_version_bump():
 
 
 def test_ema_update_bumps_the_versions_it_changes():
-    from train.common import update_ema
+    from train.loop import update_ema
 
     model, ema = _net(norm="none"), _net(norm="none")
     before = [p._version for p in ema.parameters()]

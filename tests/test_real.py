@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from sr_core import config
+from sr_core.data import load_eval_set
+
 from benchmarks import niqe as N
 from benchmarks import real
 
@@ -61,9 +64,12 @@ def test_benchmark_smoke_run(tmp_path, bsd100_photo):
         r = saved["results"]["bicubic"]["sets"][s]
         assert 10 < r["psnr"] < 40 and 0 < r["ssim"] < 1 and r["niqe"] > saved["hr_niqe"] and r["mpx_per_s"] > 0
     # the test sets are fixed: the same LR in every run
-    a, b = real.degraded_set("real", limit=1), real.degraded_set("real", limit=1)
+    def degraded_set(preset, test_set="BSD100"):  # as real.main builds them
+        return load_eval_set(config.benchmark_dir(test_set), real.SCALE, preset, seed=real.SEED, limit=1)
+
+    a, b = degraded_set("real"), degraded_set("real")
     assert a[0][0] == b[0][0] and (a[0][1] == b[0][1]).all()
-    guide = real.degraded_set("real", limit=1, test_set="Set5")  # --set: a set that may guide training
+    guide = degraded_set("real", test_set="Set5")  # --set: a set that may guide training
     assert guide[0][0] != a[0][0] and guide[0][2].shape != a[0][2].shape
     assert "| bicubic |" in (tmp_path / "real.md").read_text() and report["results"]
 

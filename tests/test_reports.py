@@ -139,8 +139,8 @@ def test_the_checker_catches_a_changed_file_and_a_wrong_label(tmp_path):
 
 
 def test_benchmark_records_the_sha256_of_each_model_it_measures(tmp_path, set5_dir, monkeypatch):
-    """``train.benchmark`` writes each measured file's path and sha256 beside its row."""
-    from train.benchmark import main
+    """``benchmarks.quality`` writes each measured file's path and sha256 beside its row."""
+    from benchmarks.quality import main
 
     monkeypatch.chdir(REPO)
     report = main(["--sets=Set5", "--models=bicubic,srcnn", "--no-peers", f"--out={tmp_path}"])

@@ -2,7 +2,7 @@
 
 * Each SR model in ``weights/`` (every folder whose ``config.json`` is not a classifier, so ``fast`` too once it
   ships) reproduces its card's Set5 PSNR (``metrics.Set5.psnr``) within 0.01 dB, measured with
-  ``train.benchmark.evaluate_model`` (the protocol the cards were made with: Pillow bicubic LR, whole images,
+  ``sr_core.metrics.evaluate`` as ``benchmarks.quality`` calls it (the protocol the cards were made with: Pillow bicubic LR, whole images,
   Y-PSNR with a 4-px border).
 * Tiling: the 16-block networks see about 40 LR pixels around each output pixel, more than the 16-px
   ``DEFAULT_OVERLAP``; tiled and whole-image outputs must still agree. Besides ``tests/test_inference.py``'s
@@ -68,10 +68,10 @@ def models():
 
 @pytest.mark.parametrize("name", SR_MODELS)
 def test_set5_psnr_matches_model_card(name, set5_pairs, models):
-    from train.benchmark import evaluate_model
+    from sr_core.metrics import evaluate
 
     card = _card(WEIGHTS / name)["metrics"]["Set5"]["psnr"]
-    measured = evaluate_model(models(name), set5_pairs)
+    measured = evaluate(models(name), set5_pairs, 4, rounded=True)
     assert measured["images"] == 5
     assert abs(measured["psnr"] - card) <= 0.01, f"{name}: Set5 {measured['psnr']:.4f} dB, card says {card}"
 

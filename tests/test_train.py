@@ -188,7 +188,8 @@ def test_srresnet_tiny(jobs, monkeypatch):
     assert run["config"]["config"]["crop_size"] == 32 and run["config"]["generator"]["hparams"]["num_blocks"] == 1
     assert [row["iter"] for row in run["rows"] if row["kind"] == "val"] == [2, 4]  # --tiny: val_every=2
     # starting again without --resume would throw the run away: refused (before any training or data loading)
-    from train.common import parse_overrides, run as train_run
+    from train.config import parse_overrides
+    from train.loop import run as train_run
     from train.srresnet import SRResNetConfig
 
     monkeypatch.chdir(r.cwd)
@@ -322,7 +323,8 @@ def test_torchrun_two_processes(jobs):
 # --- configuration (in-process, no training) ------------------------------------------------------
 
 def test_overrides_recipes_and_stage_defaults():
-    from train.common import TINY, explicit_keys, lr_factor, parse_overrides
+    from train.config import TINY, explicit_keys, parse_overrides
+    from train.loop import lr_factor
     from train.srgan import RECIPES as SRGAN_RECIPES, SRGANConfig
     from train.swift_srgan import SwiftSRGANConfig
 
@@ -350,14 +352,3 @@ def test_overrides_recipes_and_stage_defaults():
     assert pixel.name == "swift_srgan_pixel" and pixel.init_from == "" and pixel.loss == "mse"
 
 
-def test_benchmark_bicubic_set5(tmp_path):
-    """train/benchmark.py in-process on the cheapest row: bicubic on Set5 (Pillow LR) is 28.43 dB."""
-    from train.benchmark import main as benchmark
-
-    report = benchmark(["--sets", "Set5", "--models", "bicubic", "--no-peers", "--out", str(tmp_path)])
-    set5 = report["results"]["bicubic"]["sets"]["Set5"]
-    assert set5["images"] == 5 and set5["psnr"] == pytest.approx(28.43, abs=0.01)
-    assert set(set5["per_image"]) == {"baby", "bird", "butterfly", "head", "woman"}
-    md = (tmp_path / "benchmark.md").read_text()
-    assert "| bicubic |" in md and "28.42" in md and "MATLAB" in md and "CPU:" in md
-    assert json.loads((tmp_path / "benchmark.json").read_text())["machine"]["torch"] == torch.__version__

@@ -94,7 +94,8 @@ def test_train_set_blur_lr(photos, sigma):
 
 def test_validation_pairs_use_the_training_degradation(photos):
     """``--degradation blur`` makes the validation LR with the same blur (so its PSNR measures that task)."""
-    from train.common import TrainConfig, validation_pairs
+    from train.config import TrainConfig
+    from train.loop import validation_pairs
 
     folder, arrays = photos
     for val_crop in (0, 32):

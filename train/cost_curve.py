@@ -33,7 +33,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .common import read_metrics
+from .records import read_metrics
 
 
 def _threads_by_segment(cfg: dict) -> list[tuple[int, int]]:
@@ -112,7 +112,7 @@ def gpu_point(run: Path, after: dict) -> dict:
     from sr_core import config as sr_config
     from sr_core import load_model
     from sr_core.data import load_eval_set
-    from sr_core.training import evaluate
+    from sr_core.metrics import evaluate
 
     rows = [r for r in read_metrics(run / "metrics.jsonl") if r.get("kind") == "train"]
     cfg = json.loads((run / "weights" / "config.json").read_text())

@@ -7,7 +7,7 @@
 
 The recipe: L1, Adam (0.9, 0.99), lr 5e-4 with cosine decay, 48 px LR patches (192 px HR), batch 16, and an
 exponential moving average of the weights (decay 0.999) that is validated and shipped. Validation on Set5 only;
-BSD100 is a test set (``python -m train.benchmark``). Extra photographs: ``bash train/fetch_wallpapers.sh DEST``
+BSD100 is a test set (``python -m benchmarks.quality``). Extra photographs: ``bash train/fetch_wallpapers.sh DEST``
 then ``--train_dirs=sr_train,DEST`` (an absolute path is used as given).
 
 On a CPU with AMX (Intel Sapphire Rapids and later), ``--amp=bf16`` (bfloat16 autocast of the forward pass,
@@ -20,7 +20,8 @@ a pinned-memory loader; ``python -m train.sprint`` packs the photographs and run
 
 from dataclasses import dataclass
 
-from .common import TrainConfig, main
+from .config import TrainConfig
+from .loop import main
 
 
 @dataclass

@@ -3,7 +3,7 @@
 #
 #   here, before:   python -m train.sprint --pack-only --budget-mib 34 --quality 92    # sprint_data/, sprint_val/
 #   on the lease:   bash train/lease.sh "$OUT"
-#   here, after:    tar -xf each tar; measure with python -m benchmarks.real_photos and python -m train.benchmark
+#   here, after:    tar -xf each tar; measure with python -m benchmarks.real_photos and python -m benchmarks.quality
 #
 # Two chains share the one GPU, side by side (a network this small leaves most of an H200 idle):
 #   1. fast, continued from weights/fast on bicubic LR (L1, bf16, batch 128, cosine), FAST_MIN minutes;

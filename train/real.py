@@ -19,7 +19,7 @@ bicubic (30 %), ``real-mild`` (30 %) or ``real`` (40 %, Real-ESRGAN's defaults):
 real-psnr fell from fast's 30.87 dB to 26.69 dB on clean Set5 (below bicubic's 28.43), smoothing away detail
 that was never noise. ``--mix=bicubic:0.5,real-mild:0.2,real:0.3`` sets other shares; such runs validate on
 clean Set5 as well (``clean_psnr`` in ``metrics.jsonl``). Validation is Set5 degraded by ``real`` with fixed seeds
-(``train.common.validation_pairs``); BSD100 is the test set (``python -m benchmarks.real``).
+(``train.loop.validation_pairs``); BSD100 is the test set (``python -m benchmarks.real``).
 
 * ``psnr`` (Real-ESRNet): starts from the shipped ``weights/fast`` (bicubic-trained, same architecture), L1,
   Adam (0.9, 0.99), lr 2e-4 with cosine decay, 192 px HR crops, batch 16, EMA 0.999. The HR target is not
@@ -40,7 +40,7 @@ clean Set5 as well (``clean_psnr`` in ``metrics.jsonl``). Validation is Set5 deg
 
 from dataclasses import dataclass
 
-from .common import main
+from .loop import main
 from .fast import FastConfig
 
 

@@ -5,7 +5,7 @@
 
 Copies ``<run>/weights/`` (float16 tensors, loaded back as float32), measures the
 model on Set5, Set14 and BSD100 with the benchmark protocol of
-``train.benchmark`` (BSD100 is only reported, never used for choices), and writes
+``benchmarks.quality`` (BSD100 is only reported, never used for choices), and writes
 ``weights/<name>/README.md`` with the data, iterations, wall time, machine and
 those figures. The figures also go into ``config.json`` under ``metrics``.
 """
@@ -19,10 +19,12 @@ from pathlib import Path
 from sr_core import config as sr_config
 from sr_core.checkpoint import load_model, save_pretrained, training_metadata
 from sr_core.data import load_eval_set
+from sr_core.metrics import evaluate
 from sr_core.nets import count_parameters
 
-from .benchmark import SETS, evaluate_model, machine_info
-from .common import read_metrics, without_machine_paths
+from benchmarks.hardware import machine_info
+from benchmarks.quality import SETS
+from .records import read_metrics, without_machine_paths
 
 
 def _short(path: str) -> str:
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for name in args.sets.split(","):
         pairs = load_eval_set(sr_config.benchmark_dir(name), model.config["scale"])
-        r = evaluate_model(model, pairs)
+        r = evaluate(model, pairs, model.config["scale"], rounded=True)
         results[name] = {"psnr": round(r["psnr"], 3), "ssim": round(r["ssim"], 4)}
         print(f"{args.name} {name}: {results[name]['psnr']:.3f} dB / {results[name]['ssim']:.4f}", flush=True)
 
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     card += [f"| {k} | {v['psnr']:.2f} | {v['ssim']:.4f} |" for k, v in results.items()]
     shipped = f" --weights {weights}" if args.weights else ""
     card += ["", f"Measured by `python -m train.ship {args.run} {args.name}{shipped}` (git {machine['git_commit']}); "
-             f"`python -m train.benchmark` gives the same figures from the shipped file.", ""]
+             f"`python -m benchmarks.quality` gives the same figures from the shipped file.", ""]
     (out / "README.md").write_text("\n".join(card))
     print(f"wrote {out}")
 

@@ -19,7 +19,7 @@ iteration (from its logged ``it_per_s``, start-up excluded), the cosine schedule
 ``--time_limit`` stops it in any case. ``--calibrate 0`` skips the calibration (constant-rate recipes such as the
 GAN stage): the recipe's ``max_iters`` with ``--time_limit`` set to the minutes. Step 3 copies the exported (EMA) weights,
 ``metrics.jsonl``, ``config.json``, ``curves.png`` and a short ``CARD.md`` into ``--out``. Measure the weights
-back here with ``python -m train.benchmark --extra fast_sprint=DIR/weights`` before shipping them.
+back here with ``python -m benchmarks.quality --extra fast_sprint=DIR/weights`` before shipping them.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from PIL import Image
 from sr_core import config as sr_config
 from sr_core.io import list_images
 
-from .common import read_metrics
+from .records import read_metrics
 
 PACK_DIR = Path("sprint_data")
 VAL_DIR = Path("sprint_val")

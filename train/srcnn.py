@@ -27,7 +27,8 @@ batch 16 of 64 px crops from all of ``sr_train``, one data worker, one thread.
 
 from dataclasses import dataclass
 
-from .common import TrainConfig, main
+from .config import TrainConfig
+from .loop import main
 
 
 @dataclass

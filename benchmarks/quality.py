@@ -1,16 +1,17 @@
-"""Benchmark every available 4x model, bicubic and the peer projects on Set5, Set14 and BSD100.
+"""Benchmark every available 4x model, bicubic and the peer projects on Set5, Set14 and BSD100; the one
+``collect_models`` of the benchmarks (``benchmarks.real``, ``benchmarks.real_photos`` use it too).
 
-    python -m train.benchmark                                  # all sets, all models with weights, all peers
-    python -m train.benchmark --sets Set5 --models bicubic,srresnet
-    python -m train.benchmark --extra srresnet_cpu=runs/srresnet_cpu/weights --out reports/benchmark_cpu
-    python -m train.benchmark --models srresnet,srgan --update     # re-measure some rows, keep the others
-    python -m train.benchmark --models bicubic --no-peers --extra swift-pixel=git:ea8c8cd:weights/swift-srgan
-                                                                   # weights that shipped at an earlier commit
+    python -m benchmarks.quality                                  # all sets, all models with weights, all peers
+    python -m benchmarks.quality --sets Set5 --models bicubic,srresnet
+    python -m benchmarks.quality --extra srresnet_cpu=runs/srresnet_cpu/weights --out reports/benchmark_cpu
+    python -m benchmarks.quality --models srresnet,srgan --update     # re-measure some rows, keep the others
+    python -m benchmarks.quality --models bicubic --no-peers --extra swift-pixel=git:ea8c8cd:weights/swift-srgan
+                                                                      # weights that shipped at an earlier commit
 
 Protocol (the one of the SR literature, as ``sr_core.metrics`` implements it):
 the HR image is cropped to a multiple of 4 (right/bottom), the LR image is
 Pillow's bicubic 4x downscale of it (``sr_core.data.load_eval_set``), the whole
-LR image goes through the network in one piece (``upscale_tensor(tile=0)``),
+LR image goes through the network in one piece (``sr_core.metrics.evaluate``),
 and PSNR/SSIM are computed on the BT.601 luma of 8-bit-rounded images with a
 4-pixel border removed; the tables report the mean over images.
 
@@ -26,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -35,6 +34,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+
+from sr_core import available_models, config, count_parameters, has_weights, load_model
+from sr_core.data import load_eval_set
+from sr_core.metrics import evaluate
+
+from benchmarks.hardware import machine_info
 
 SETS = ("Set5", "Set14", "BSD100")
 SCALE = 4
@@ -52,53 +57,44 @@ PUBLISHED_SET5 = {
 }
 
 
-def machine_info() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parents[1], timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return {"cpu": cpu, "logical_cores": os.cpu_count(),
-            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "cuda": torch.cuda.is_available(),
-            "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "git_commit": commit, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+def collect_models(models: list[str] | None, extras: list[str] = (), peers: list[str] = ()
+                   ) -> list[tuple[str, callable]]:
+    """(label, loader) pairs; nothing is loaded until a loader is called.
 
-
-def collect_models(models: list[str] | None, extras: list[str], peers: bool) -> list[tuple[str, callable]]:
-    """(label, loader) pairs, cheap loaders (nothing is loaded until called)."""
-    from sr_core import available_models, has_weights, load_model
+    Args:
+        models: names to measure, in order (None: ``bicubic`` and every ``available_models()`` name with weights
+            apart from ``lanczos``/``nearest``). A name may be ``peer:NAME`` (another project's weights,
+            ``benchmarks.peers``) or ``NAME@D`` (``NAME`` at detail ``D``, ``sr_core.load_model``).
+        extras: ``label=path`` entries, ``path`` a checkpoint folder or ``git:COMMIT:weights/NAME``.
+        peers: peer names added after the others when ``models`` is None.
+    """
     from benchmarks.peers import available_peers, load_peer
 
-    out = []
     names = models if models is not None else ["bicubic"] + [
         n for n in available_models() if n not in ("bicubic", "lanczos", "nearest") and has_weights(n)]
+    out = []
     for name in names:
-        if name.startswith("peer:"):
-            continue
-        if not has_weights(name):
+        if "@" in name:  # real@0.5: real blended with real-psnr at detail 0.5 (sr_core.load_model)
+            out.append((name, lambda n=name: load_model(n)))
+        elif name.startswith("peer:"):
+            if name[5:] in available_peers():
+                out.append((name, lambda n=name[5:]: load_peer(n)))
+            else:
+                print(f"skipping {name}: weights not in ../shared/peers", file=sys.stderr)
+        elif has_weights(name):
+            out.append((name, lambda n=name: load_model(n)))
+        else:
             print(f"skipping {name}: no weights (sr_core.has_weights)", file=sys.stderr)
-            continue
-        out.append((name, lambda name=name: load_model(name)))
     for item in extras:
         label, sep, path = item.partition("=")
         if not sep:
             raise SystemExit(f"--extra takes name=path, got {item!r}")
         out.append((label, lambda path=path: load_model(git_folder(path))))
-    if peers:  # all of them, or with --models only those named peer:NAME
-        wanted = None if models is None else {n[5:] for n in models if n.startswith("peer:")}
-        for name in available_peers():
-            if wanted is None or name in wanted:
-                out.append((f"peer:{name}", lambda name=name: load_peer(name)))
+    for name in peers if models is None else ():
+        if name in available_peers():
+            out.append((f"peer:{name}", lambda n=name: load_peer(n)))
+        else:
+            print(f"skipping peer:{name}: weights not in ../shared/peers", file=sys.stderr)
     return out
 
 
@@ -134,30 +130,14 @@ def weights_source(label: str, extras: list[str]):
     return label
 
 
-@torch.no_grad()
-def evaluate_model(model, pairs, dtype: str | None = None) -> dict:
-    """Mean and per-image Y-PSNR/SSIM; ``dtype`` as ``upscale_tensor``'s (None: float32)."""
-    from sr_core.inference import upscale_tensor
-    from sr_core.metrics import psnr, ssim
-
-    per_image, seconds = {}, 0.0
-    for name, lr, hr in pairs:
-        t = time.perf_counter()
-        sr = upscale_tensor(model, lr, tile=0, dtype=dtype)
-        seconds += time.perf_counter() - t
-        per_image[name] = {"psnr": round(psnr(sr, hr, SCALE).item(), 4), "ssim": round(ssim(sr, hr, SCALE).item(), 5)}
-    n = len(per_image)
-    return {"psnr": sum(v["psnr"] for v in per_image.values()) / n, "ssim": sum(v["ssim"] for v in per_image.values()) / n,
-            "images": n, "seconds_per_image": seconds / n, "per_image": per_image}
-
-
-def markdown(report: dict) -> str:
+def benchmark_table_md(report: dict) -> str:
+    """``benchmark.md``: the table of every model on every set, the published figures, the machine."""
     sets, m = report["sets"], report["machine"]
     # bicubic, then this project's models, then the peers
     order = sorted(report["results"], key=lambda k: (k != "bicubic", k.startswith("peer:")))
     results = {k: report["results"][k] for k in order}
     runs = [*report.get("earlier_runs", []), {"argv": report["argv"], "machine": m}]
-    produced = "; ".join(f"`python -m train.benchmark {' '.join(r['argv'])}` ({r['machine']['date'][:10]})"
+    produced = "; ".join(f"`python -m benchmarks.quality {' '.join(r['argv'])}` ({r['machine']['date'][:10]})"
                          for r in runs)
     lines = ["# 4x benchmark", "",
              f"Y-PSNR (dB) / SSIM, mean over images; BT.601 luma of 8-bit images, {SCALE}-pixel border removed; "
@@ -225,13 +205,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from sr_core import config, count_parameters
-    from sr_core.data import load_eval_set
+    from benchmarks.peers import available_peers
     from benchmarks.provenance import weights_record
 
     sets = [s for s in args.sets.split(",") if s]
-    models = [m for m in args.models.split(",") if m] if args.models else None
-    entries = collect_models(models, args.extra, not args.no_peers)
+    models = [m for m in args.models.split(",") if m and not (args.no_peers and m.startswith("peer:"))
+              ] if args.models else None
+    entries = collect_models(models, args.extra, [] if args.no_peers else available_peers())
     if not entries:
         raise SystemExit("nothing to evaluate")
     pairs = {s: load_eval_set(config.benchmark_dir(s), SCALE, "bicubic") for s in sets}
@@ -261,12 +241,12 @@ def main(argv: list[str] | None = None) -> dict:
             **weights_record(weights_source(label, args.extra))}
         for s in sets:
             t = time.time()
-            r = evaluate_model(model, pairs[s], None if args.dtype == "float32" else args.dtype)
+            r = evaluate(model, pairs[s], SCALE, dtype=None if args.dtype == "float32" else args.dtype, rounded=True)
             report["results"][label]["sets"][s] = r
             print(f"{label:24s} {s:7s} {r['psnr']:.3f} dB  SSIM {r['ssim']:.4f}  ({time.time() - t:.0f} s)", flush=True)
         # written after every model, so an interrupted run keeps what it measured
         (out / "benchmark.json").write_text(json.dumps(report, indent=1) + "\n")
-        (out / "benchmark.md").write_text(markdown(report))
+        (out / "benchmark.md").write_text(benchmark_table_md(report))
     return report
 
 
