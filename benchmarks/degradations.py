@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-PRESETS = ("real", "real-mild", "real-bsrgan")
+MEASURED_PRESETS = ("real", "real-mild", "real-bsrgan")
 
 
 def _hr_crops(n: int, size: int) -> list[np.ndarray]:
@@ -101,7 +101,7 @@ def measure(samples: int = 48, steps: int = 5, batch: int = 16, hr_size: int = 1
     out = {"hr_size": hr_size, "lr_size": hr_size // 4, "batch": batch, "threads": threads, "samples": samples,
            "training_step": step, "presets": {},
            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
-    for preset in PRESETS:
+    for preset in MEASURED_PRESETS:
         d = time_degradation(preset, crops)
         batch_s = d["seconds_per_sample"] * batch
         ratio = batch_s / step["seconds_per_step"]

@@ -64,7 +64,7 @@ presets and the special cases below can switch steps off. Note that Real-ESRGAN'
 resize always runs, even when it draws "keep": it resizes to the LR size
 times the factor, so "keep" means "to the LR size" there.
 
-Presets (``PRESETS``):
+Presets (``DEGRADATION_PRESETS``):
 
 * ``real``: the defaults above;
 * ``real-mild``, for web images (downscaled, compressed, seldom noisy): blur
@@ -209,19 +209,19 @@ MILD = DegradationConfig(
                                jpeg_range=(70, 95)),
     final_sinc_prob=0.5)
 
-PRESETS: dict[str, DegradationConfig] = {"real": DegradationConfig(), "real-mild": MILD}
+DEGRADATION_PRESETS: dict[str, DegradationConfig] = {"real": DegradationConfig(), "real-mild": MILD}
 
 
 def get_config(config: str | DegradationConfig | None = None) -> DegradationConfig:
     """A preset name (``real``, ``real-mild``, or ``mild``), a config (returned as is) or None (``real``)."""
     if config is None:
-        return PRESETS["real"]
+        return DEGRADATION_PRESETS["real"]
     if isinstance(config, DegradationConfig):
         return config
     name = {"mild": "real-mild", "default": "real"}.get(config, config)
-    if name not in PRESETS:
-        raise ValueError(f"unknown degradation preset {config!r}; known: {', '.join(PRESETS)}")
-    return PRESETS[name]
+    if name not in DEGRADATION_PRESETS:
+        raise ValueError(f"unknown degradation preset {config!r}; known: {', '.join(DEGRADATION_PRESETS)}")
+    return DEGRADATION_PRESETS[name]
 
 
 def seed_config(kind: str, blur_sigma: float = 1.6) -> DegradationConfig:
@@ -565,6 +565,6 @@ def degrade_real(img: Image.Image | torch.Tensor, scale: int = 4, config: str | 
     raise TypeError(f"expected a PIL image or a tensor, got {type(img).__name__}")
 
 
-__all__ = ["DegradationConfig", "Order", "FIRST", "SECOND", "PRESETS", "MILD", "KERNEL_TYPES", "RealDegradation",
+__all__ = ["DegradationConfig", "Order", "FIRST", "SECOND", "DEGRADATION_PRESETS", "MILD", "KERNEL_TYPES", "RealDegradation",
            "get_config", "seed_config", "blur_kernel", "sinc_kernel", "sample_kernel", "bessel_j1", "add_gaussian_noise", "add_poisson_noise",
            "jpeg", "degrade_array", "degrade_real", "usm_sharp"]

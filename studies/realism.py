@@ -44,7 +44,8 @@ from sr_core.training import seed_everything
 
 from studies.catsdogs.data import load_split, snapshot_sr_weights, sr_model_id, to_float, upscaled
 from studies.catsdogs.stats import roc_auc, wilson_interval
-from train.common import parse_overrides, without_machine_paths
+from train.config import parse_overrides
+from train.records import without_machine_paths
 
 
 @dataclass

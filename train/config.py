@@ -18,7 +18,7 @@ from sr_core import nets as sr_nets
 class TrainConfig:
     """Defaults are the SRResNet recipe of Ledig et al. 2017; experiments override them."""
     name: str = "srresnet"                 # run folder: runs/<name>
-    model: str = "srresnet"                # preset of sr_core.nets.PRESETS for the generator
+    model: str = "srresnet"                # preset of sr_core.nets.NET_PRESETS for the generator
     stage: str = "pixel"                   # "pixel" (MSE/L1 training) or "gan" (SRGAN training)
     # generator architecture (empty string: the preset's value)
     norm: str = "batch"
@@ -100,7 +100,7 @@ class TrainConfig:
 
     def model_args(self) -> dict:
         args = {"scale": self.scale}
-        if sr_nets.PRESETS.get(self.model, ("",))[0] == "fastsr":
+        if sr_nets.NET_PRESETS.get(self.model, ("",))[0] == "fastsr":
             for key in ("num_blocks", "num_features"):
                 if getattr(self, key):
                     args[key] = getattr(self, key)

@@ -42,7 +42,7 @@ from sr_core import config as sr_config
 from sr_core.classifier import Classifier, augmentation, save_classifier
 from sr_core.training import seed_everything
 
-from train.common import parse_overrides
+from train.config import parse_overrides
 
 from .data import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
 from .stats import classification_metrics
@@ -88,7 +88,7 @@ TINY = dict(limit=3, pretrained=False, feature_views=2, head_lrs="1e-3", head_ep
 
 
 def parse_args(argv: list[str]) -> ClassifierConfig:
-    """``--key=value`` overrides (``train.common.parse_overrides``); ``--tiny`` applies ``TINY`` under them."""
+    """``--key=value`` overrides (``train.config.parse_overrides``); ``--tiny`` applies ``TINY`` under them."""
     tiny = [a for a in argv if a == "--tiny" or a.startswith("--tiny=")]
     cfg = parse_overrides(ClassifierConfig(), [a for a in argv if a not in tiny])
     cfg.tiny = bool(tiny) and parse_overrides(ClassifierConfig(), tiny[-1:]).tiny

@@ -33,7 +33,8 @@ from benchmarks.provenance import weights_record
 from sr_core import config as sr_config
 from sr_core.classifier import LABELS, load_classifier
 
-from train.common import parse_overrides, without_machine_paths
+from train.config import parse_overrides
+from train.records import without_machine_paths
 
 from .data import load_split, probabilities, snapshot_sr_weights, sr_model_id, to_float, upscaled
 from .stats import classification_metrics, mcnemar_p
@@ -186,7 +187,7 @@ def plot_examples(test, views: dict, probs: dict, idx: list[int], path: Path, mi
     plt.close(fig)
 
 
-def markdown(report: dict) -> str:
+def report_md(report: dict) -> str:
     lines = ["# Cat vs dog: does super-resolution help the classifier?", "",
              f"Test set: {report['data']['test']} ({report['data']['n_test']} photos; never used for "
              f"training or model selection). SR model: `{report['sr']['sr_model']}`"
@@ -313,7 +314,7 @@ def run(cfg: ReportConfig) -> dict:
               "seconds": round(time.time() - t0, 1)}
     report = without_machine_paths(report, data_root)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(markdown(report))
+    (out / "report.md").write_text(report_md(report))
     return report
 
 

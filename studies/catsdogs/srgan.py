@@ -35,8 +35,8 @@ from PIL import Image
 
 from sr_core.io import atomic_write
 
-from train.common import TINY
-from train.common import main as train_main
+from train.config import TINY
+from train.loop import main as train_main
 from train.srgan import RECIPES, SRGANConfig
 
 from .data import load_split, probabilities, to_float, upscaled
