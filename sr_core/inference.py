@@ -19,7 +19,7 @@ from torch import nn
 from . import tiling
 from .io import ImageLoadError
 from .optimize import cached_prepare
-from .tiling import DEFAULT_OVERLAP, ProgressFn
+from .tiling import DEFAULT_OVERLAP, ProgressFn, resize_to_outscale
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +57,10 @@ def bytes_per_input_pixel(model: nn.Module) -> int:
 
     if getattr(model, "bytes_per_input_pixel", None):  # a model that knows its own (sr_core.community)
         return int(model.bytes_per_input_pixel)
-    scale = model_scale(model)
-    features = getattr(model, "hparams", {}).get("num_features", 64)
-    outputs = 4 * 3 * scale * scale * 4  # output, bicubic skip, their sum, the clamped copy
-    if isinstance(model, SRResNet):
-        return int(4 * features * (2.25 * scale * scale + 4)) + outputs
-    if isinstance(model, SRCNN):
-        return 4 * scale * scale * (2 * features + 12)
-    if isinstance(model, Interpolation):
-        return 4 * 3 * scale * scale * 6
-    # anything else (e.g. a peer network working at output resolution): a generous guess
-    return 4 * features * (8 + 6 * scale * scale)
+    arch = "srresnet" if isinstance(model, SRResNet) else "srcnn" if isinstance(model, SRCNN) else \
+        "interpolation" if isinstance(model, Interpolation) else None
+    return tiling.estimate_bytes_per_input_pixel(arch, model_scale(model),
+                                                 getattr(model, "hparams", {}).get("num_features", 64))
 
 
 def auto_tile_size(model: nn.Module, device: torch.device | None = None, budget: int | None = None,
@@ -261,17 +254,6 @@ def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
     with torch.inference_mode():
         return tiling.upscale_image(torch_backend(run), model_scale(model), image, tile, tile_overlap, progress,
                                     max_pixels, batch_size, _ROWS_PER_CONVERSION)
-
-
-def resize_to_outscale(out, src_size: tuple[int, int], outscale: float | None, model_scale: int):
-    """The model's output resized to ``outscale`` times the input size (Lanczos), as Real-ESRGAN's
-    ``--outscale``; unchanged when ``outscale`` is None or the model's own scale."""
-    from PIL import Image
-
-    if outscale is None or outscale == model_scale:
-        return out
-    size = (max(1, round(src_size[0] * outscale)), max(1, round(src_size[1] * outscale)))
-    return out.resize(size, Image.Resampling.LANCZOS) if out.size != size else out
 
 
 __all__ = ["resize_to_outscale", "upscale", "upscale_tensor", "auto_dtype", "auto_tile_size", "ImageLoadError"]

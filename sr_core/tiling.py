@@ -36,6 +36,20 @@ def cpu_available_memory() -> int:
     return 4 * 2 ** 30
 
 
+def estimate_bytes_per_input_pixel(arch: str | None, scale: int, features: int = 64) -> int:
+    """Peak memory of one float32 forward pass per input pixel of an architecture (``srresnet``, ``srcnn``,
+    ``interpolation``; anything else: a generous guess); see :func:`sr_core.inference.bytes_per_input_pixel`."""
+    outputs = 4 * 3 * scale * scale * 4  # output, bicubic skip, their sum, the clamped copy
+    if arch == "srresnet":
+        return int(4 * features * (2.25 * scale * scale + 4)) + outputs
+    if arch == "srcnn":
+        return 4 * scale * scale * (2 * features + 12)
+    if arch == "interpolation":
+        return 4 * 3 * scale * scale * 6
+    # anything else (e.g. a peer network working at output resolution): a generous guess
+    return 4 * features * (8 + 6 * scale * scale)
+
+
 def tile_for_budget(budget: int, bytes_per_input_pixel: int, batch_size: int = 1) -> int:
     """Largest square tile side (a multiple of 8, 64 to 1024) whose forward passes fit in ``budget`` bytes."""
     side = int(math.sqrt(budget / max(1, batch_size) / bytes_per_input_pixel))
@@ -171,5 +185,14 @@ def upscale_image(run: Backend, scale: int, image: Image.Image | str, tile: int,
     return out
 
 
-__all__ = ["Backend", "bands", "grid", "ramp", "upscale_array", "upscale_image", "tile_for_budget",
+def resize_to_outscale(out, src_size: tuple[int, int], outscale: float | None, model_scale: int):
+    """The model's output resized to ``outscale`` times the input size (Lanczos), as Real-ESRGAN's
+    ``--outscale``; unchanged when ``outscale`` is None or the model's own scale."""
+    if outscale is None or outscale == model_scale:
+        return out
+    size = (max(1, round(src_size[0] * outscale)), max(1, round(src_size[1] * outscale)))
+    return out.resize(size, Image.Resampling.LANCZOS) if out.size != size else out
+
+
+__all__ = ["Backend", "resize_to_outscale", "estimate_bytes_per_input_pixel", "bands", "grid", "ramp", "upscale_array", "upscale_image", "tile_for_budget",
            "cpu_available_memory", "DEFAULT_OVERLAP"]
