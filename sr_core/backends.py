@@ -39,12 +39,16 @@ TORCH_MODULES = {"torch", "torchvision", "safetensors", "timm", "spandrel", "ein
 _ONNX_TYPES = {1: np.float32, 10: np.float16, 11: np.float64, 6: np.int32, 7: np.int64}
 
 
-def torch_installed() -> bool:
-    """Whether ``import torch`` can work (found on the path; nothing is imported)."""
+def installed(module: str) -> bool:
+    """Whether ``import module`` can work (found on the path; nothing is imported)."""
     try:
-        return importlib.util.find_spec("torch") is not None
+        return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+def torch_installed() -> bool:
+    return installed("torch")
 
 
 def needs_torch(what: str) -> ModuleNotFoundError:
@@ -126,6 +130,16 @@ def read_initializers(path: str | Path) -> dict[str, np.ndarray]:
     buf = Path(path).read_bytes()
     return {name: np.frombuffer(buf, dtype, int(np.prod(dims)), offset).reshape(dims)
             for name, (dtype, dims, offset) in _initializer_spans(memoryview(buf)).items()}
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """An ONNX file's metadata (ModelProto.metadata_props, field 14: key 1, value 2), without loading it."""
+    out = {}
+    for field, entry, _ in _fields(memoryview(Path(path).read_bytes())):
+        if field == 14:
+            kv = {f: bytes(v).decode() for f, v, _ in _fields(entry)}
+            out[kv.get(1, "")] = kv.get(2, "")
+    return out
 
 
 def with_initializers(path: str | Path, values: dict[str, np.ndarray]) -> bytes:
@@ -260,7 +274,7 @@ def pick_backend(name: str, backend: str = "auto", device: str = "auto", dtype: 
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    graph = graph_path(name) is not None
+    graph = graph_path(name) is not None and (backend == "onnx" or installed("onnxruntime"))
     if backend == "torch" or (backend == "auto" and not graph):
         if not torch_installed():
             if backend == "auto" and str(name) not in PRESETS and not Path(name).exists() and "://" not in str(name):
@@ -334,4 +348,4 @@ def load_model_any(name: str, backend: str = "auto", device: str = "auto", detai
 
 
 __all__ = ["OnnxModel", "load_onnx", "load_model_any", "pick_backend", "upscale", "torch_installed",
-           "read_initializers", "with_initializers", "blend_initializers", "graph_path", "needs_torch", "BACKENDS", "TORCH_EXTRA"]
+           "read_initializers", "read_metadata", "with_initializers", "blend_initializers", "graph_path", "needs_torch", "BACKENDS", "TORCH_EXTRA"]

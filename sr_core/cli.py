@@ -319,26 +319,17 @@ def cmd_evaluate(args) -> int:
 
 def _light_model_rows() -> list[tuple[str, ...]]:
     """The rows of ``models`` without torch: every name, parameters from its ONNX graph's metadata."""
-    from .backends import TORCH_EXTRA, graph_path
+    from .backends import TORCH_EXTRA, graph_path, read_metadata
     from .presets import PRESETS
 
     rows = []
     for name, (arch, hparams) in PRESETS.items():
         detail = arch + "".join(f" {k}={v}" for k, v in hparams.items() if k in ("conv", "mode", "norm"))
         graph = graph_path(name)
-        params = _graph_metadata(graph).get("parameters") if graph else None
+        params = read_metadata(graph).get("parameters") if graph else None
         rows.append((name, detail, str(hparams.get("scale", 4)), f"{int(params):,}" if params else "-",
                      "present (onnx)" if graph else f"needs {TORCH_EXTRA}"))
     return rows
-
-
-def _graph_metadata(path) -> dict:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return dict(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                .get_modelmeta().custom_metadata_map)
 
 
 def cmd_models(args) -> int:
@@ -566,7 +557,12 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as err:  # a feature of an extra this install lacks: one line, no traceback
         from .backends import TORCH_EXTRA, TORCH_MODULES
 
-        if (err.name or "").split(".")[0] not in TORCH_MODULES:
+        root = (err.name or "").split(".")[0]
+        if root == "onnxruntime":
+            print(f"error: sr-core {args.command} --backend onnx needs onnxruntime: pip install onnxruntime",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if root not in TORCH_MODULES:
             raise
         if err.name == "torch" and TORCH_EXTRA in str(err):
             print(f"error: {err}", file=sys.stderr)

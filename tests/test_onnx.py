@@ -155,3 +155,6 @@ def test_initializer_reader_agrees_with_onnx():
     assert all(ours[k].dtype == theirs[k].dtype and np.array_equal(ours[k], theirs[k]) for k in ours)
     ends = blend_initializers(ours, ours, 0.3)
     assert all(np.array_equal(ends[k], ours[k]) for k in ends)
+    from sr_core.backends import read_metadata
+
+    assert read_metadata(path) == {p.key: p.value for p in onnx.load(str(path)).metadata_props}
