@@ -8,9 +8,11 @@ every weight replaced by the blend of ``real-psnr``'s and ``real``'s, as :func:`
 merged torch weights.
 
 ``backend="auto"`` runs ONNX Runtime where torch is not installed, and where it is, ONNX Runtime for a
-shipped model on the CPU at the default precision (``python -m benchmarks.backends``: it starts 10x sooner
-and is faster end to end up to a 1024 px photo), torch for the rest (a GPU, an explicit float16/bfloat16,
-checkpoints and community models).
+shipped model on the CPU at the default precision, torch for the rest (a GPU, an explicit float16/bfloat16,
+checkpoints and community models). ``python -m benchmarks.backends`` (``reports/backends``, provisional: a
+busy 2-core EPYC): ``sr-core upscale`` of a 384 / 640 px photo ran 2.6x / 1.9x faster on ONNX Runtime than on
+torch (whose import alone takes ~2 s); within one process torch's bfloat16 can be faster on such CPUs, so a
+long-running caller may prefer ``load_model`` with ``dtype="auto"``.
 """
 
 from __future__ import annotations
