@@ -132,9 +132,43 @@ def _report_failures(failures: list[str], total: int) -> None:
             print(f"  {f}", file=sys.stderr)
 
 
+def _load_for_upscale(args):
+    """The model for ``upscale`` on the backend ``--backend`` names (auto: see :func:`sr_core.backends.pick_backend`)."""
+    from .backends import load_onnx, pick_backend
+    from .detail import split_name
+
+    name, detail = split_name(args.model)  # real@0.3 means real at detail 0.3 on either backend
+    if detail is None or Path(args.model).exists():
+        name, detail = args.model, args.detail
+    elif args.detail is not None:
+        raise CLIError(f"--model {args.model} already names a detail: drop --detail {args.detail}")
+    try:
+        backend = pick_backend(name, args.backend, args.device, args.dtype)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    if backend == "torch":
+        model = _load(args.model, args.device, args.scale, args.detail)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        from .optimize import tune_malloc
+
+        tune_malloc()  # a short-lived process: reuse freed blocks instead of faulting in fresh pages for every tensor
+        return model
+    try:
+        model = load_onnx(name, detail, args.threads or None)
+    except (FileNotFoundError, ValueError) as err:
+        raise CLIError(str(err)) from None
+    if args.scale is not None and model.scale != args.scale:
+        raise CLIError(f"model {args.model!r} upscales {model.scale}x, not {args.scale}x")
+    return model
+
+
 def cmd_upscale(args) -> int:
+    from .backends import upscale
     from .config import max_pixels
-    from .inference import resize_to_outscale, upscale
+    from .tiling import resize_to_outscale
     from .io import ImageLoadError, image_metadata, list_images, open_image, save_image
 
     output = Path(args.output) if args.output else None
@@ -157,14 +191,7 @@ def cmd_upscale(args) -> int:
         if not single_file:
             _report_failures(failures, len(inputs))
         return EXIT_SOME_FAILED
-    model = _load(args.model, args.device, args.scale, args.detail)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    from .optimize import tune_malloc
-
-    tune_malloc()  # a short-lived process: reuse freed blocks instead of faulting in fresh pages for every tensor
+    model = _load_for_upscale(args)
     scale = model.config["scale"]
     written: list[Path] = []
     label = _model_label(model, args.model)
@@ -292,7 +319,30 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _light_model_rows() -> list[tuple[str, ...]]:
+    """The rows of ``models`` without torch: every name, parameters from its ONNX graph's metadata."""
+    from .backends import TORCH_EXTRA, graph_path, read_metadata
+    from .presets import PRESETS
+
+    rows = []
+    for name, (arch, hparams) in PRESETS.items():
+        detail = arch + "".join(f" {k}={v}" for k, v in hparams.items() if k in ("conv", "mode", "norm"))
+        graph = graph_path(name)
+        params = read_metadata(graph).get("parameters") if graph else None
+        rows.append((name, detail, str(hparams.get("scale", 4)), f"{int(params):,}" if params else "-",
+                     "present (onnx)" if graph else f"needs {TORCH_EXTRA}"))
+    return rows
+
+
 def cmd_models(args) -> int:
+    from .backends import TORCH_EXTRA, torch_installed
+
+    if not torch_installed():
+        print(format_table(("name", "architecture", "scale", "parameters", "weights"), _light_model_rows(),
+                          right=(2, 3)))
+        print(f"this install runs the shipped models on ONNX Runtime; classical interpolation, checkpoints and "
+              f"your own models (SR_MODELS_DIR) need PyTorch: {TORCH_EXTRA}", file=sys.stderr)
+        return 0
     from .checkpoint import has_weights
     from .nets import NET_PRESETS, build_preset, count_parameters
 
@@ -433,6 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=["float32", "float16", "bfloat16", "auto"],
                    help="precision of the convolutions (auto: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16, where "
                         "it is 2-3x faster than float32 with the same PSNR; float32 elsewhere)")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
+                   help="what runs the network: onnx (ONNX Runtime, the shipped models' graphs; all the light "
+                        "install has), torch, or auto: onnx for a shipped model on the CPU at the default "
+                        "precision, else torch")
     p.set_defaults(func=cmd_upscale)
 
     p = sub.add_parser("video", help="upscale a video file to MP4 (H.264), keeping its sound and timing",
@@ -505,6 +559,22 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CLIError as err:
         print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ModuleNotFoundError as err:  # a feature of an extra this install lacks: one line, no traceback
+        from .backends import TORCH_EXTRA, TORCH_MODULES
+
+        root = (err.name or "").split(".")[0]
+        if root == "onnxruntime":
+            print(f"error: sr-core {args.command} --backend onnx needs onnxruntime: pip install onnxruntime",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if root not in TORCH_MODULES:
+            raise
+        if err.name == "torch" and TORCH_EXTRA in str(err):
+            print(f"error: {err}", file=sys.stderr)
+        else:
+            print(f"error: sr-core {args.command} needs {err.name}, which this install lacks: {TORCH_EXTRA}",
+                  file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

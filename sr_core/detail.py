@@ -20,9 +20,11 @@ This module holds the arithmetic and the checks only; it loads nothing.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch is imported where a network is blended: the constants here serve the light install too
+    import torch
+    from torch import nn
 
 # textured model -> its smooth (pixel-loss) start
 DETAIL_PAIRS = {"real": "real-psnr"}
@@ -58,20 +60,22 @@ def _merged(model: nn.Module) -> nn.Module:
     return out
 
 
-@torch.no_grad()
 def interpolate(smooth: nn.Module, textured: nn.Module, detail: float) -> nn.Module:
     """A new network whose weights are ``(1 - detail) * smooth + detail * textured`` (merged forms of both).
 
     The two must be the same architecture with the same settings; the result carries ``textured``'s config
     with ``detail`` added.
     """
-    a, b = _merged(smooth), _merged(textured)
-    sa, sb = a.state_dict(), b.state_dict()
-    if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
-        raise ValueError("cannot interpolate networks of different architectures or sizes")
-    blended = {k: torch.lerp(sa[k].float(), sb[k].float(), float(detail)).to(sa[k].dtype)
-               if sa[k].is_floating_point() else sb[k] for k in sa}
-    b.load_state_dict(blended)
+    import torch
+
+    with torch.no_grad():
+        a, b = _merged(smooth), _merged(textured)
+        sa, sb = a.state_dict(), b.state_dict()
+        if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
+            raise ValueError("cannot interpolate networks of different architectures or sizes")
+        blended = {k: torch.lerp(sa[k].float(), sb[k].float(), float(detail)).to(sa[k].dtype)
+                   if sa[k].is_floating_point() else sb[k] for k in sa}
+        b.load_state_dict(blended)
     config = dict(getattr(textured, "config", {}) or {})
     config["detail"] = float(detail)
     config["detail_pair"] = [str(getattr(smooth, "config", {}).get("name", "smooth")), config.get("name", "textured")]

@@ -1,30 +1,27 @@
 """Upscaling images of any size with bounded memory.
 
 ``upscale(model, image)`` takes and returns ``PIL.Image``; ``upscale_tensor``
-does the work on (1, C, H, W) tensors. Large inputs are cut into overlapping
-tiles; each tile's output is weighted by a window that ramps linearly across
-the overlap, so neighbouring tiles fade into each other and no seam shows.
+does the work on (1, C, H, W) tensors. This module is the torch backend: it
+runs a network (its optimised copy, dtype and autocast) on batches of tiles;
+the tile loop, blending and image conversion are :mod:`sr_core.tiling`'s,
+shared with the ONNX Runtime backend (:mod:`sr_core.backends`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
-from typing import Callable
 
 import torch
 from PIL import Image
 from torch import nn
 
-from .io import ImageLoadError, fill_transparent, open_image, split_alpha, to_image, to_tensor
+from . import tiling
+from .io import ImageLoadError
 from .optimize import cached_prepare
+from .tiling import DEFAULT_OVERLAP, ProgressFn, resize_to_outscale
 
 log = logging.getLogger(__name__)
-
-ProgressFn = Callable[[int, int], None]
-
-DEFAULT_OVERLAP = 16
 
 
 def model_scale(model: nn.Module) -> int:
@@ -42,14 +39,7 @@ def available_memory(device: torch.device) -> int:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 4 * 2 ** 30
+    return tiling.cpu_available_memory()
 
 
 def bytes_per_input_pixel(model: nn.Module) -> int:
@@ -67,17 +57,10 @@ def bytes_per_input_pixel(model: nn.Module) -> int:
 
     if getattr(model, "bytes_per_input_pixel", None):  # a model that knows its own (sr_core.community)
         return int(model.bytes_per_input_pixel)
-    scale = model_scale(model)
-    features = getattr(model, "hparams", {}).get("num_features", 64)
-    outputs = 4 * 3 * scale * scale * 4  # output, bicubic skip, their sum, the clamped copy
-    if isinstance(model, SRResNet):
-        return int(4 * features * (2.25 * scale * scale + 4)) + outputs
-    if isinstance(model, SRCNN):
-        return 4 * scale * scale * (2 * features + 12)
-    if isinstance(model, Interpolation):
-        return 4 * 3 * scale * scale * 6
-    # anything else (e.g. a peer network working at output resolution): a generous guess
-    return 4 * features * (8 + 6 * scale * scale)
+    arch = "srresnet" if isinstance(model, SRResNet) else "srcnn" if isinstance(model, SRCNN) else \
+        "interpolation" if isinstance(model, Interpolation) else None
+    return tiling.estimate_bytes_per_input_pixel(arch, model_scale(model),
+                                                 getattr(model, "hparams", {}).get("num_features", 64))
 
 
 def auto_tile_size(model: nn.Module, device: torch.device | None = None, budget: int | None = None,
@@ -89,39 +72,15 @@ def auto_tile_size(model: nn.Module, device: torch.device | None = None, budget:
     device = device or model_device(model)
     if budget is None:
         budget = min(available_memory(device) // 4, 2 ** 30)
-    side = int(math.sqrt(budget / max(1, batch_size) / bytes_per_input_pixel(model)))
-    return max(64, min(side // 8 * 8, 1024))
+    return tiling.tile_for_budget(budget, bytes_per_input_pixel(model), batch_size)
 
 
-def _grid(size: int, tile: int, overlap: int) -> tuple[int, list[int]]:
-    """Tile length and start offsets along one axis: the fewest tiles of at most ``tile`` pixels that overlap by
-    at least ``overlap``, made equal and spread evenly, so no tile is mostly a repeat of its neighbour.
-
-    (Tiles of exactly ``tile`` pixels with the last one pushed back to the edge compute the overlap twice over:
-    a 384 px side in 312 px tiles ran 624 px through the network; two even 200 px tiles run 400.)
-    """
-    if size <= tile:
-        return size, [0]
-    n = -(-(size - overlap) // (tile - overlap))        # ceil: tiles needed at full length
-    length = -(-(size + (n - 1) * overlap) // n)        # ceil: the shortest equal length that still covers
-    return length, [round(i * (size - length) / (n - 1)) for i in range(n)]
+_grid = tiling.grid
 
 
 def _ramp(length: int, ramp: int, fade_in: bool, fade_out: bool) -> torch.Tensor:
-    """1-D blending window: 1 inside; at each faded end, over the ``ramp`` samples of the overlap, 0 for the
-    outer quarter (where the tile's zero padding is nearest), a linear ramp over the middle half, 1 after.
-
-    Two tiles overlapping by exactly ``ramp`` samples have weights summing to 1; a pixel the blend keeps from a
-    tile always has a quarter of the overlap of real context on that side.
-    """
-    w = torch.ones(length)
-    if ramp > 0:
-        r = ((torch.arange(ramp, dtype=torch.float32) + 0.5 - ramp / 4) / (ramp / 2)).clamp(0, 1)
-        if fade_in:
-            w[:ramp] = torch.minimum(w[:ramp], r)
-        if fade_out:
-            w[-ramp:] = torch.minimum(w[-ramp:], r.flip(0))
-    return w
+    """:func:`sr_core.tiling.ramp` as a tensor."""
+    return torch.from_numpy(tiling.ramp(length, ramp, fade_in, fade_out))
 
 
 def auto_dtype(device: torch.device) -> torch.dtype | None:
@@ -204,71 +163,26 @@ class _Runner:
         return out.clamp_(0, 1).cpu()
 
 
-def _bands(run: _Runner, x: torch.Tensor, scale: int, tile: int, tile_overlap: int, batch_size: int,
-           progress: ProgressFn | None):
-    """Yield ``(row, band)``: finished output rows ``row .. row + band.shape[2]`` as (1, C, rows, s*W) float32.
-
-    Tiles go through the network ``batch_size`` at a time (they all have the
-    same size); each one is weighted by its blending window and added to an
-    accumulator that spans only the output rows some unfinished tile still
-    touches. As soon as a row of tiles is done, the rows above the next one
-    are normalised and handed out, so memory holds one band, never the
-    whole float output.
-    """
-    _, c, h, w = x.shape
-    (th, ys), (tw, xs) = _grid(h, tile, tile_overlap), _grid(w, tile, tile_overlap)
-    ramp = tile_overlap * scale
-    win_y = {y0: _ramp(th * scale, ramp, y0 > 0, y0 + th < h) for y0 in ys}
-    win_x = {x0: _ramp(tw * scale, ramp, x0 > 0, x0 + tw < w) for x0 in xs}
-    tiles = [(y0, x0) for y0 in ys for x0 in xs]
-    left = {y0: len(xs) for y0 in ys}  # tiles still to do in each row of tiles
-    lo = 0                             # first output row held by the accumulator
-    acc = torch.zeros(1, c, 0, w * scale)
-    weight = torch.zeros(1, 1, 0, w * scale)
-    for i in range(0, len(tiles), batch_size):
-        chunk = tiles[i:i + batch_size]
-        sr = run(torch.cat([x[:, :, y0:y0 + th, x0:x0 + tw] for y0, x0 in chunk]))  # (B, C, s*th, s*tw)
-        for k, ((y0, x0), out) in enumerate(zip(chunk, sr)):
-            oy, ox, end = y0 * scale, x0 * scale, (y0 + th) * scale
-            if end - lo > acc.shape[2]:
-                grow = end - lo - acc.shape[2]
-                acc = torch.cat([acc, acc.new_zeros(1, c, grow, w * scale)], 2)
-                weight = torch.cat([weight, weight.new_zeros(1, 1, grow, w * scale)], 2)
-            win = win_y[y0][:, None] * win_x[x0][None, :]
-            acc[0, :, oy - lo:end - lo, ox:ox + tw * scale].addcmul_(out, win)
-            weight[0, 0, oy - lo:end - lo, ox:ox + tw * scale] += win
-            left[y0] -= 1
-            if progress:
-                progress(i + k + 1, len(tiles))
-        pending = [y0 for y0 in ys if left[y0]]
-        final = pending[0] * scale if pending else h * scale
-        if final > lo:
-            n = final - lo
-            yield lo, acc[:, :, :n].div_(weight[:, :, :n])
-            acc, weight, lo = acc[:, :, n:].clone(), weight[:, :, n:].clone(), final
+def torch_backend(run: _Runner):
+    """``run`` as a :mod:`sr_core.tiling` backend: float32 numpy (B, C, h, w) -> numpy (B, C, s*h, s*w)."""
+    def backend(batch):
+        with torch.inference_mode():
+            return run(torch.from_numpy(batch)).numpy()
+    return backend
 
 
 def _upscale_bands(model: nn.Module, x: torch.Tensor, tile: int | None, tile_overlap: int,
                    progress: ProgressFn | None, batch_size: int | None, optimize: bool, compile: bool,
                    dtype: torch.dtype | str | None):
+    """:func:`sr_core.tiling.bands` of ``x`` (a tensor, any device) through ``model``'s runner."""
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"upscale_tensor takes a (1, C, H, W) tensor, got {tuple(x.shape)}")
-    device = model_device(model)
-    scale = model_scale(model)
-    _, c, h, w = x.shape
     batch_size = max(1, int(batch_size or 1))
     if tile is None:
-        tile = auto_tile_size(model, device, batch_size=batch_size)
+        tile = auto_tile_size(model, model_device(model), batch_size=batch_size)
     run = _Runner(model, optimize and not model.training, compile, dtype)
-    if tile == 0 or (h <= tile and w <= tile):
-        out = run(x)
-        if progress:
-            progress(1, 1)
-        yield 0, out
-        return
-    if tile <= 2 * tile_overlap:
-        raise ValueError(f"tile ({tile}) must be larger than twice the overlap ({tile_overlap})")
-    yield from _bands(run, x, scale, tile, tile_overlap, batch_size, progress)
+    yield from tiling.bands(torch_backend(run), x.detach().float().cpu().numpy(), model_scale(model), tile,
+                            tile_overlap, batch_size, progress)
 
 
 @torch.inference_mode()
@@ -298,9 +212,9 @@ def upscale_tensor(model: nn.Module, x: torch.Tensor, tile: int | None = None, t
     for row, band in _upscale_bands(model, x, tile, tile_overlap, progress, batch_size, optimize, compile, dtype):
         if out is None:
             if row == 0 and band.shape[2] == h * scale:
-                return band  # one piece: the whole image
+                return torch.from_numpy(band)  # one piece: the whole image
             out = torch.empty(1, band.shape[1], h * scale, w * scale)
-        out[:, :, row:row + band.shape[2]] = band
+        out[:, :, row:row + band.shape[2]] = torch.from_numpy(band)
     return out
 
 
@@ -333,41 +247,13 @@ def upscale(model: nn.Module, image: Image.Image | str, tile: int | None = None,
     bits as soon as they are final), so a 2048 x 2048 input at 4x never holds
     the 8192 x 8192 float32 image (0.8 GB) in memory.
     """
-    img = open_image(image, max_pixels=max_pixels)
-    colour, alpha = split_alpha(img)
-    if alpha is not None:
-        colour = fill_transparent(colour, alpha)
-    scale = model_scale(model)
-    out = None
+    batch_size = max(1, int(batch_size or 1))
+    if tile is None:
+        tile = auto_tile_size(model, model_device(model), batch_size=batch_size)
+    run = _Runner(model, optimize and not model.training, compile, dtype)
     with torch.inference_mode():
-        for row, band in _upscale_bands(model, to_tensor(colour), tile, tile_overlap, progress, batch_size,
-                                        optimize, compile, dtype):
-            # to 8 bits a few rows at a time: to_image's float temporaries stay small (a whole band of a 2048 px
-            # photo's output is 88 MB of float32, and each temporary would be as large)
-            for r in range(0, band.shape[2], _ROWS_PER_CONVERSION):
-                part = to_image(band[:, :, r:r + _ROWS_PER_CONVERSION], colour.mode)
-                if out is None:
-                    out = Image.new(part.mode, (colour.width * scale, colour.height * scale))
-                out.paste(part, (0, row + r))
-            del band, part
-    if alpha is not None:
-        alpha = alpha.resize(out.size, Image.BICUBIC)
-        out = Image.merge("RGBA", (*out.convert("RGB").split(), alpha)) if colour.mode != "L" \
-            else Image.merge("LA", (out, alpha))
-    assert out.size == (img.width * scale, img.height * scale)
-    return out
-
-
-
-def resize_to_outscale(out, src_size: tuple[int, int], outscale: float | None, model_scale: int):
-    """The model's output resized to ``outscale`` times the input size (Lanczos), as Real-ESRGAN's
-    ``--outscale``; unchanged when ``outscale`` is None or the model's own scale."""
-    from PIL import Image
-
-    if outscale is None or outscale == model_scale:
-        return out
-    size = (max(1, round(src_size[0] * outscale)), max(1, round(src_size[1] * outscale)))
-    return out.resize(size, Image.Resampling.LANCZOS) if out.size != size else out
+        return tiling.upscale_image(torch_backend(run), model_scale(model), image, tile, tile_overlap, progress,
+                                    max_pixels, batch_size, _ROWS_PER_CONVERSION)
 
 
 __all__ = ["resize_to_outscale", "upscale", "upscale_tensor", "auto_dtype", "auto_tile_size", "ImageLoadError"]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from . import config
@@ -196,36 +195,42 @@ def _push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.where(holes[..., None], up, colour)
 
 
-def to_tensor(img: Image.Image) -> torch.Tensor:
-    """PIL image (RGB, L or 16-bit grey) -> (1, 3, H, W) float32 in [0, 1]."""
+def to_array(img: Image.Image) -> np.ndarray:
+    """PIL image (RGB, L or 16-bit grey) -> (1, 3, H, W) float32 numpy array in [0, 1]."""
     if img.mode in HIGH_BIT_MODES:
         arr = np.asarray(img, dtype=np.float64)
         peak = 65535.0 if img.mode != "F" else max(float(arr.max()), 1.0)
         arr = (arr / peak).astype(np.float32)
     else:
         arr = np.asarray(img.convert("RGB") if img.mode != "L" else img, dtype=np.float32) / 255.0
-    t = torch.from_numpy(np.ascontiguousarray(arr))
-    if t.dim() == 2:
-        t = t[None].expand(3, -1, -1)
-    else:
-        t = t.permute(2, 0, 1)
-    return t[None].contiguous()
+    arr = np.broadcast_to(arr, (3, *arr.shape)) if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return np.ascontiguousarray(arr[None], dtype=np.float32)
 
 
-def to_image(x: torch.Tensor, mode: str = "RGB") -> Image.Image:
-    """(1, 3, H, W) or (3, H, W) float in [0, 1] -> PIL image in ``mode`` (RGB, L or I;16)."""
-    if x.dim() == 4:
+def array_to_image(x: np.ndarray, mode: str = "RGB") -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) float numpy array in [0, 1] -> PIL image in ``mode`` (RGB, L or I;16)."""
+    if x.ndim == 4:
         if x.shape[0] != 1:
             raise ValueError(f"to_image takes one image, got a batch of {x.shape[0]}")
         x = x[0]
-    x = x.detach().float().clamp(0, 1).cpu()
+    x = np.clip(x.astype(np.float32, copy=False), 0, 1)
     if mode in HIGH_BIT_MODES:
-        grey = (x * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0)
-        arr = np.round(grey.numpy() * 65535).astype(np.uint16)
-        return Image.fromarray(arr, mode="I;16")
-    arr = np.round(x.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    img = Image.fromarray(arr, mode="RGB")
+        grey = (x * np.array([0.299, 0.587, 0.114], np.float32)[:, None, None]).sum(0)
+        return Image.fromarray(np.round(grey * 65535).astype(np.uint16), mode="I;16")
+    img = Image.fromarray(np.round(x.transpose(1, 2, 0) * 255).astype(np.uint8), mode="RGB")
     return img.convert("L") if mode == "L" else img
+
+
+def to_tensor(img: Image.Image) -> "torch.Tensor":
+    """PIL image (RGB, L or 16-bit grey) -> (1, 3, H, W) float32 tensor in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(to_array(img))
+
+
+def to_image(x: "torch.Tensor", mode: str = "RGB") -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) float tensor in [0, 1] -> PIL image in ``mode`` (RGB, L or I;16)."""
+    return array_to_image(x.detach().float().cpu().numpy(), mode)
 
 
 def list_images(inputs: list[str | Path] | str | Path) -> list[Path]:

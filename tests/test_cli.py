@@ -197,6 +197,23 @@ def test_model_at_a_detail_is_named_like_detail(cli, tmp_path, monkeypatch):
     assert np.array_equal(np.asarray(Image.open(made)), np.asarray(Image.open(tmp_path / "b.png")))
 
 
+def test_model_at_a_detail_on_the_shipped_graphs(cli, tmp_path):
+    """The shipped ``real`` runs on ONNX Runtime (``--backend onnx``): ``real@0.3`` there is ``--detail 0.3`` too,
+    and a detail named twice is one line on stderr."""
+    pytest.importorskip("onnxruntime")
+    Image.fromarray(smooth_rgb(12, 10)).save(tmp_path / "a.png")
+    first = cli("upscale", tmp_path / "a.png", "--model", "real@0.3", "--backend", "onnx", "-o", tmp_path / "a4.png")
+    again = cli("upscale", tmp_path / "a.png", "--model", "real", "--detail", "0.3", "--backend", "onnx",
+                "-o", tmp_path / "b4.png")
+    assert first.returncode == 0 and again.returncode == 0, (first.stderr, again.stderr)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a4.png")), np.asarray(Image.open(tmp_path / "b4.png")))
+    other = cli("upscale", tmp_path / "a.png", "--model", "real", "--detail", "0.6", "--backend", "onnx",
+                "-o", tmp_path / "c4.png")
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "a4.png")), np.asarray(Image.open(tmp_path / "c4.png")))
+    twice = cli("upscale", tmp_path / "a.png", "--model", "real@0.3", "--detail", "0.4", "-o", tmp_path / "d.png")
+    _one_line_error(twice, "already names a detail")
+
+
 def test_scale_mismatch(cli, tmp_path):
     Image.fromarray(smooth_rgb(5, 5)).save(tmp_path / "a.png")
     result = cli("upscale", tmp_path / "a.png", "-o", tmp_path / "b.png", "--model", "bicubic", "--scale", "2")
