@@ -8,7 +8,8 @@
   its ``--version`` imported torch).
 * ``cli``: ``sr-core upscale photo.jpg`` (the default model, real at detail 0.5, ``--threads``) on a
   ``--sizes`` photo in fresh processes: light (ONNX Runtime), ``--backend torch`` (bfloat16 where the CPU has
-  it, as ``--dtype auto``), and the baseline's CLI.
+  it, as ``--dtype auto``), ``auto`` (torch installed, the backend ``sr_core.backends.pick_backend`` picks for
+  the photo's size) and the baseline's CLI.
 * ``speed``: output Mpx/s of ``--models`` in one process on a ``--speed-size`` photo (one tile), best of
   ``--repeats``: torch float32 and bfloat16 (``upscale_tensor``), ONNX Runtime with the shipped graph (float16
   weights, float32 compute), a float32-weights graph, and graph optimisation levels (the first model only).
@@ -54,6 +55,7 @@ def _commands(tmp: Path, light_venv: Path | None, baseline: str | None) -> dict[
         (site / "sitecustomize.py").write_text(BLOCKER.format(BLOCKED=sorted(TORCH_MODULES | {"onnx"})))
         out["light"] = ([sys.executable, "-m", "sr_core"], {**env, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"})
     out["torch"] = ([sys.executable, "-m", "sr_core"], {**env, "PYTHONPATH": str(REPO)})
+    out["auto"] = out["torch"]  # the same install, --backend auto: what a user with both gets
     if baseline:
         base = tmp / "baseline"
         base.mkdir(exist_ok=True)
@@ -158,7 +160,7 @@ def _ratio(a: float, b: float) -> str:
 
 def markdown(res: dict) -> str:
     lines = ["# Light install (ONNX Runtime) against torch", "",
-             f"Provisional: {res['note']}", "", f"`{res['command']}` ({res['machine'].get('cpu', '?')}, "
+             f"Conditions: {res['note']}", "", f"`{res['command']}` ({res['machine'].get('cpu', '?')}, "
              f"{res['threads']} threads)", ""]
     if "startup" in res:
         best = {k: min(v) for k, v in res["startup"].items()}
@@ -188,7 +190,7 @@ def markdown(res: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backends", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="reports/backends")
-    parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[384, 1024])
+    parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[384, 1024, 2048])
     parser.add_argument("--speed-size", type=int, default=256, help="photo side for the Mpx/s runs (one tile)")
     parser.add_argument("--models", type=lambda s: s.split(","), default=["fast", "real", "srresnet"])
     parser.add_argument("--repeats", type=int, default=3)
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--baseline", default=None, help="a commit whose sr_core is today's torch CLI")
     parser.add_argument("--light-venv", type=Path, default=None, help="a venv with the light install")
     parser.add_argument("--parts", default="cli,speed,size")
-    parser.add_argument("--note", default="measured on a quiet machine")
+    parser.add_argument("--note", default="nothing else running")
     args = parser.parse_args(argv)
     from benchmarks.hardware import machine_info
 

@@ -7,12 +7,13 @@ weights stored as float16, computed in float32). ``real`` at any ``detail`` is i
 every weight replaced by the blend of ``real-psnr``'s and ``real``'s, as :func:`sr_core.detail.interpolate` blends the
 merged torch weights.
 
-``backend="auto"`` runs ONNX Runtime where torch is not installed, and where it is, ONNX Runtime for a
-shipped model on the CPU at the default precision, torch for the rest (a GPU, an explicit float16/bfloat16,
-checkpoints and community models). ``python -m benchmarks.backends`` (``reports/backends``, provisional: a
-busy 2-core EPYC): ``sr-core upscale`` of a 384 / 640 px photo ran 2.6x / 1.9x faster on ONNX Runtime than on
-torch (whose import alone takes ~2 s); within one process torch's bfloat16 can be faster on such CPUs, so a
-long-running caller may prefer ``load_model`` with ``dtype="auto"``.
+``backend="auto"`` runs ONNX Runtime where torch is not installed. Where both are, it runs torch for what has
+no graph or needs it (checkpoints, community models, a GPU, an explicit float16/bfloat16) and otherwise the
+faster of the two for the work at hand, as ``python -m benchmarks.backends`` measured (``reports/backends``,
+2-core AMD EPYC with AVX512-BF16): ``sr-core upscale`` of a 384 px photo ran 2.7x faster on ONNX Runtime
+(torch's import alone takes longer than the upscaling), a 1024 px one as fast on both, and per output pixel
+torch's bfloat16 runs 1.4-1.8x faster than ONNX Runtime's float32 (a 2048 px photo: 12.5 s against 16.0 s). So above ``TORCH_FROM_PIXELS`` of input
+in one run, on a CPU with native bfloat16 (AVX512-BF16 or AMX), ``auto`` picks torch.
 """
 
 from __future__ import annotations
@@ -229,8 +230,8 @@ def _read_config(folder: Path) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_onnx(name: str, detail: float | None, threads: int | None, optimization: str) -> OnnxModel:
-    path = graph_path(name)
+def _load_onnx(name: str, detail: float | None, threads: int | None, optimization: str, where: str) -> OnnxModel:
+    path = graph_path(name)  # where: the weights folder it resolves in (part of the cache key)
     if path is None:
         raise FileNotFoundError(f"no ONNX graph for {name!r} ({GRAPH_FILE} and {CONFIG_FILE} in "
                                 f"{config.weights_dir() / name}); the shipped models have one; for others "
@@ -259,7 +260,7 @@ def load_onnx(name: str, detail: float | None = None, threads: int | None = None
     name = str(name)
     if detail is not None or name in DETAIL_PAIRS:
         detail = check_detail(name, detail)
-    return _load_onnx(name, detail, threads, optimization)
+    return _load_onnx(name, detail, threads, optimization, str(config.weights_dir()))
 
 
 # --- choosing a backend and the public upscale -------------------------------------------------------------
@@ -268,8 +269,15 @@ def _has_nvidia_gpu() -> bool:
     return Path("/dev/nvidiactl").exists()
 
 
-def pick_backend(name: str, backend: str = "auto", device: str = "auto", dtype: str | None = "auto") -> str:
-    """``"torch"`` or ``"onnx"`` for model ``name`` (see the module docstring for what ``auto`` picks).
+# input pixels in one run above which ``auto`` prefers torch's bfloat16 (the two tie at a 1024 px photo)
+TORCH_FROM_PIXELS = 1024 * 1024
+BFLOAT16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def pick_backend(name: str, backend: str = "auto", device: str = "auto", dtype: str | None = "auto",
+                 pixels: int | None = None) -> str:
+    """``"torch"`` or ``"onnx"`` for model ``name`` (see the module docstring for what ``auto`` picks);
+    ``pixels``: the input pixels the run will upscale (None: unknown, counted as few).
 
     Raises ``ModuleNotFoundError`` (one line naming the extra) where torch is needed and missing, and
     ``ValueError`` for ``onnx`` with a model that has no graph or a precision the graph does not run.
@@ -297,7 +305,10 @@ def pick_backend(name: str, backend: str = "auto", device: str = "auto", dtype: 
         if not cpu_default:
             raise needs_torch(f"device={device} dtype={dtype}")
         return "onnx"
-    return "onnx" if cpu_default and not (str(device) == "auto" and _has_nvidia_gpu()) else "torch"
+    if not cpu_default or (str(device) == "auto" and _has_nvidia_gpu()):
+        return "torch"
+    large = pixels is not None and pixels > TORCH_FROM_PIXELS
+    return "torch" if large and str(dtype) == "auto" and BFLOAT16_FLAGS & config.cpu_flags() else "onnx"
 
 
 def upscale(model, image: Image.Image | str, tile: int | None = None, tile_overlap: int = DEFAULT_OVERLAP,

@@ -181,7 +181,8 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu", *, 
     base, named_detail = split_name(name) if isinstance(name_or_path, str) else (name, None)
     if detail is not None or named_detail is not None:
         value = check_detail(base, detail if detail is not None else named_detail)  # before anything is loaded
-        return _load_blend(base, value, str(device))
+        # keyed by where names resolve too: SR_WEIGHTS_DIR changed in one process must not return a stale blend
+        return _load_blend(base, value, str(device), (str(config.weights_dir()), config.hub_repo()))
     if arch is None:  # hf://..., a file with no config.json beside it, or a name in SR_MODELS_DIR: spandrel
         found = community.resolve(name_or_path, local_files_only)
         if found is not None:
@@ -214,8 +215,9 @@ def _load_own(name_or_path: str | Path, device: torch.device, local_files_only: 
 
 
 @functools.lru_cache(maxsize=8)
-def _load_blend(name: str, detail: float, device: str) -> nn.Module:
-    """``name`` blended with its smooth pair at ``detail`` (already checked and rounded): built once per value."""
+def _load_blend(name: str, detail: float, device: str, where: tuple) -> nn.Module:
+    """``name`` blended with its smooth pair at ``detail`` (already checked and rounded): built once per value
+    and per ``where`` (the weights folder and Hub repository names resolve in)."""
     textured = load_model(name, device=device)
     if detail == 1.0:
         textured.config = {**textured.config, "detail": 1.0}

@@ -109,16 +109,17 @@ def _quality(text: str) -> int:
     return value
 
 
-def _readable(inputs: list[Path], limit: int | None) -> tuple[list[Path], list[str]]:
-    """The inputs whose headers read as images within ``limit`` pixels, and one error per other input (printed
-    at once): run before any model is loaded, so a missing or unreadable file is reported in a moment."""
+def _readable(inputs: list[Path], limit: int | None) -> tuple[dict[Path, int], list[str]]:
+    """The inputs whose headers read as images within ``limit`` pixels (with their pixel counts), and one error
+    per other input (printed at once): run before any model is loaded, so a missing or unreadable file is
+    reported in a moment."""
     from .io import ImageLoadError, probe_image
 
-    good, failures = [], []
+    good, failures = {}, []
     for src in inputs:
         try:
-            probe_image(src, max_pixels=limit)
-            good.append(src)
+            width, height = probe_image(src, max_pixels=limit)
+            good[src] = width * height
         except ImageLoadError as err:
             failures.append(str(err))
             print(f"error: {err}", file=sys.stderr, flush=True)
@@ -132,8 +133,9 @@ def _report_failures(failures: list[str], total: int) -> None:
             print(f"  {f}", file=sys.stderr)
 
 
-def _load_for_upscale(args):
-    """The model for ``upscale`` on the backend ``--backend`` names (auto: see :func:`sr_core.backends.pick_backend`)."""
+def _load_for_upscale(args, pixels: int | None = None):
+    """The model for ``upscale`` on the backend ``--backend`` names (auto: see :func:`sr_core.backends.pick_backend`;
+    ``pixels``: the input pixels of the run)."""
     from .backends import load_onnx, pick_backend
     from .detail import split_name
 
@@ -143,7 +145,7 @@ def _load_for_upscale(args):
     elif args.detail is not None:
         raise CLIError(f"--model {args.model} already names a detail: drop --detail {args.detail}")
     try:
-        backend = pick_backend(name, args.backend, args.device, args.dtype)
+        backend = pick_backend(name, args.backend, args.device, args.dtype, pixels)
     except ValueError as err:
         raise CLIError(str(err)) from None
     if backend == "torch":
@@ -191,7 +193,7 @@ def cmd_upscale(args) -> int:
         if not single_file:
             _report_failures(failures, len(inputs))
         return EXIT_SOME_FAILED
-    model = _load_for_upscale(args)
+    model = _load_for_upscale(args, sum(readable.values()))
     scale = model.config["scale"]
     written: list[Path] = []
     label = _model_label(model, args.model)

@@ -70,6 +70,16 @@ def max_video_pixels() -> int:
     return int(os.environ.get("SR_VIDEO_MAX_PIXELS", DEFAULT_MAX_VIDEO_PIXELS))
 
 
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags (``/proc/cpuinfo`` on Linux; empty where it cannot be read)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return set()
+    return set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+
+
 def benchmark_dir(name: str) -> Path:
     """HR folder of a benchmark set: ``Set5``, ``Set14`` or ``BSD100``."""
     return data_root() / "sr_benchmark" / name / "HR"

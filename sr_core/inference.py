@@ -107,13 +107,9 @@ def has_amx() -> bool:
 
 def has_avx512_bf16(cpuinfo: str | None = None) -> bool:
     """Whether the CPU flags (``/proc/cpuinfo``, Linux; False where it cannot be read) include ``avx512_bf16``."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
-    return "avx512_bf16" in flags
+    from .config import cpu_flags
+
+    return "avx512_bf16" in cpu_flags(cpuinfo)
 
 
 def has_fast_bfloat16() -> bool:

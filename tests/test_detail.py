@@ -176,3 +176,20 @@ def test_compare_realistic_preset_is_the_pipeline_with_a_fixed_seed(weights):
     assert not np.array_equal(np.asarray(lr), np.asarray(bicubic_lr))
     out = callbacks.compare_images(img, "real", "realistic")
     assert out[4]["preset"] == "realistic" and out[2].size == hr.size
+
+
+def test_the_blend_cache_follows_the_weights_folder(tmp_path, monkeypatch):
+    """A blend is cached per value and per weights folder: after ``SR_WEIGHTS_DIR`` changes in one process (the
+    test suite, an app pointed elsewhere) ``real@0.3`` is built from the new folder's weights, not the old."""
+    from sr_core import load_model, save_pretrained
+    from sr_core.nets import build_preset
+
+    shipped = load_model("real@0.3")
+    for i, name in enumerate(("real-psnr", "real")):
+        torch.manual_seed(i)
+        save_pretrained(build_preset(name, num_features=8, num_blocks=1), tmp_path / name, name=name)
+    monkeypatch.setenv("SR_WEIGHTS_DIR", str(tmp_path))
+    tiny = load_model("real@0.3")
+    assert sum(p.numel() for p in tiny.parameters()) < sum(p.numel() for p in shipped.parameters())
+    monkeypatch.delenv("SR_WEIGHTS_DIR")
+    assert load_model("real@0.3") is shipped

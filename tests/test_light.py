@@ -115,3 +115,26 @@ def test_python_api_without_torch(light, photo_jpg):
     lines = proc.stdout.splitlines()
     assert lines[0] == "(160, 128) 0.25 (80, 64)"
     assert lines[1] == 'sr_core.load_model needs PyTorch, which this install lacks: pip install "sr-core[torch]"'
+
+
+@pytest.mark.parametrize("flags, pixels, torch_ok, expected", [
+    ("avx2 avx512_bf16", 384 * 384, True, "onnx"),         # a photo: torch's import costs more than it saves
+    ("avx2 avx512_bf16", 2048 * 1536, True, "torch"),      # a large one: bfloat16 per pixel wins
+    ("avx2 amx_bf16 amx_tile", 2048 * 1536, True, "torch"),
+    ("avx2 avx512f", 2048 * 1536, True, "onnx"),           # no native bfloat16: float32 on both, ONNX Runtime
+    ("avx2 avx512_bf16", None, True, "onnx"),              # unknown size: counted as small
+    ("avx2 avx512_bf16", 2048 * 1536, False, "onnx"),      # the light install
+])
+def test_auto_backend_follows_the_measured_crossover(monkeypatch, flags, pixels, torch_ok, expected):
+    """``auto`` for a shipped model on the CPU: ONNX Runtime, unless the run is large and the CPU has native
+    bfloat16 (reports/backends: the two tie at a 1024 px photo) and torch is installed."""
+    from sr_core import backends, config
+
+    monkeypatch.setattr(config, "cpu_flags", lambda cpuinfo=None: set(flags.split()))
+    monkeypatch.setattr(backends, "torch_installed", lambda: torch_ok)
+    monkeypatch.setattr(backends, "_has_nvidia_gpu", lambda: False)
+    assert backends.pick_backend("real", pixels=pixels) == expected
+    assert backends.pick_backend("real", "onnx", pixels=pixels) == "onnx"
+    if torch_ok:
+        assert backends.pick_backend("real", dtype="float32", pixels=pixels) == "onnx"
+        assert backends.pick_backend("real", dtype="bfloat16", pixels=pixels) == "torch"
