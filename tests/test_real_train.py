@@ -142,3 +142,17 @@ def test_soup_averages_two_checkpoints_of_one_network(tmp_path):
         soup.soup(tmp_path / "n0", tmp_path / "other", 0.5, tmp_path / "bad")
     with pytest.raises(ValueError, match="weight"):
         soup.soup(tmp_path / "n0", tmp_path / "n1", 1.5, tmp_path / "bad")
+
+
+def test_bf16_autocast_falls_back_to_float32_where_the_cpu_only_emulates_it(capsys):
+    from train.config import TrainConfig
+    from train.loop import resolve_amp
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    bf16 = TrainConfig(amp="bf16")
+    assert resolve_amp(bf16, cpu, native_bf16=False).amp == "none"
+    assert "no native bfloat16" in capsys.readouterr().err
+    assert resolve_amp(bf16, cpu, native_bf16=True).amp == "bf16"
+    assert resolve_amp(bf16, cuda, native_bf16=False).amp == "bf16"
+    assert resolve_amp(TrainConfig(amp="none"), cpu, native_bf16=True).amp == "none"
+    assert capsys.readouterr().err == ""

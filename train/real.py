@@ -75,11 +75,16 @@ RECIPES = {
     # continue the GAN stage between GPU leases, on 2 CPU threads: from where the last session left it
     # (train/checkpoints/real-gan-cpu, its README; a fresh discriminator, whose state is not kept in git), the
     # lease's losses and degradation at CPU size (128 px, batch 8); --resume after a kill, stop any time
-    # (checkpoints every 250 iterations, snapshots for choosing with benchmarks.real_photos --split train)
+    # (checkpoints every 250 iterations, snapshots for choosing with benchmarks.real_photos --split train).
+    # Its content loss is Real-ESRGAN's multi-depth perceptual loss on EfficientNet-Lite0 (strides 2/4/8/16): the
+    # lease's stride-16 loss let the GAN draw a 4-px mesh on smooth areas. 0.015 x (~11 on SR vs HR) ~ 4 x 0.044.
+    # On a CPU without native bfloat16 (AVX2 only) the loop trains in float32, where the 64-channel
+    # discriminator makes a step ~10 s: --d_features=32 there (the discriminator starts fresh anyway).
     "cpu-gan": dict(name="real_gan_cpu", model="real", stage="gan", init_from="train/checkpoints/real-gan-cpu",
                     degradation="real",
                     discriminator="unet", d_features=64, lr=1e-4, schedule="constant", pixel_weight=1.0,
-                    content_weight=4.0, adv_weight=0.1, usm_hr=True, crop_size=128, batch_size=8, amp="bf16",
+                    content_backbone="efficientnet_lite0_multi", content_weight=0.015, adv_weight=0.1,
+                    usm_hr=True, crop_size=128, batch_size=8, amp="bf16",
                     workers=1, threads=2, max_iters=200_000, val_every=500, ckpt_every=250, snapshots=True),
 }
 
