@@ -125,3 +125,24 @@ def test_benchmark_bicubic_set5(tmp_path):
     md = (tmp_path / "benchmark.md").read_text()
     assert "| bicubic |" in md and "28.42" in md and "MATLAB" in md and "CPU:" in md
     assert json.loads((tmp_path / "benchmark.json").read_text())["machine"]["torch"] == torch.__version__
+
+
+def test_app_large_reports_time_memory_and_output_size(tmp_path):
+    """``benchmarks.app_large`` on a tiny input: one fresh process presses Upscale and the report has the
+    time, the peak memory and the output's size (the 4000x3000 measurement itself is run by hand)."""
+    from benchmarks import app_large
+
+    out = tmp_path / "report"
+    status = app_large.main(["--size", "64x48", "--scales", "2", "--model", "bicubic", "--out", str(out)])
+    res = json.loads((out / "app_large.json").read_text())
+    assert status == 0, res["runs"]
+    assert res["input"]["size"] == [64, 48] and res["input"]["jpeg_quality"] == 90
+    (run,) = res["runs"]
+    assert run["model"] == "bicubic" and run["scale"] == 2
+    assert run["input_size"] == [64, 48] and run["output_size"] == [128, 96]
+    assert run["button_seconds"] > 0 and run["process_seconds"] >= run["button_seconds"]
+    assert run["peak_rss_bytes"] > 0 and run["peak_rss_bytes"] >= run["rss_after_import_bytes"] > 0
+    assert run["max_input_pixels"] == 16_000_000  # the local app's limit, not a Space's
+    assert run["files"]["output"]["name"].endswith("_x2.png") and run["files"]["output"]["bytes"] > 0
+    md = (out / "app_large.md").read_text()
+    assert "| x2 | 64x48 | 128x96 |" in md and "peak RSS" in md
