@@ -581,3 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":  # python -m sr_core.cli, like python -m sr_core
+    sys.exit(main())
