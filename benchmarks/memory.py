@@ -22,24 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-
-def status_bytes(field: str) -> int:
-    """A ``/proc/self/status`` memory field (VmRSS, VmHWM, ...) in bytes; -1 where unavailable."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return -1
+from sr_core.config import maxrss_bytes, status_bytes
 
 
 def reset_peak() -> bool:
@@ -50,11 +39,6 @@ def reset_peak() -> bool:
         return True
     except OSError:
         return False
-
-
-def maxrss_bytes() -> int:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r if sys.platform == "darwin" else r * 1024
 
 
 def build_model(name: str):

@@ -17,27 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import sys
 import time
 from pathlib import Path
 
-
-def status_bytes(field: str) -> int:
-    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in bytes; -1 where unavailable."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return -1
-
-
-def maxrss_bytes() -> int:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r if sys.platform == "darwin" else r * 1024
+from sr_core.config import maxrss_bytes, status_bytes
 
 
 def press_upscale(image: str, scale: int, model: str | None = None, detail: float | None = None,

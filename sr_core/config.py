@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +79,26 @@ def cpu_flags(cpuinfo: str | None = None) -> set[str]:
         except OSError:
             return set()
     return set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+
+
+def status_bytes(field: str) -> int:
+    """A ``/proc/self/status`` memory field (VmRSS, VmHWM, ...) in bytes; -1 where unavailable."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return -1
+
+
+def maxrss_bytes() -> int:
+    """This process's peak RSS by getrusage, in bytes (kilobytes on Linux, bytes on macOS)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r if sys.platform == "darwin" else r * 1024
 
 
 def benchmark_dir(name: str) -> Path:
