@@ -19,7 +19,7 @@ from PIL import Image
 from sr_core import config, has_weights, upscale_tensor
 from sr_core.io import to_tensor
 
-from benchmarks.real_photos import grid_ratio, noise_sigma
+from benchmarks.real_photos import grid_ratio, mesh_level, noise_sigma
 
 
 def _jpeg(img: Image.Image, quality: int) -> Image.Image:
@@ -67,6 +67,21 @@ def test_noise_estimate_reads_the_sigma_of_added_noise():
     for sigma in (2.0, 10.0):
         noisy = flat + rng.normal(0, sigma, flat.shape[:2])[..., None]  # the same noise in R, G and B: luma sigma
         assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.15)
+
+
+def test_mesh_level_finds_a_pattern_repeated_on_every_input_pixel_and_not_image_content(photo):
+    up = photo.resize((photo.width * 4, photo.height * 4), Image.BICUBIC)
+    clean = np.asarray(up, dtype=np.float64)
+    # a diamond pattern of period 4 (one input pixel at 4x), 2 levels in amplitude, as a 4x GAN draws it
+    i, j = np.indices(clean.shape[:2])
+    diamond = 2.0 * np.cos(np.pi * (i + j) / 2) * np.cos(np.pi * (i - j) / 2)
+    meshed = clean + diamond[..., None]
+    assert mesh_level(clean) < 0.05  # bicubic content has no pattern locked to the input's pixels
+    assert mesh_level(meshed) > 0.5 > mesh_level(clean) + 0.4
+    shifted = np.roll(clean, 2, axis=1)  # content moved by half an input pixel: still no locked pattern
+    assert mesh_level(shifted) < 0.05
+    with pytest.raises(ValueError, match="too small"):
+        mesh_level(np.zeros((3, 3, 3)))
 
 
 @pytest.mark.skipif(not (has_weights("real") and has_weights("real-psnr")), reason="real weights absent")
