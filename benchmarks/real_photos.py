@@ -217,8 +217,8 @@ def main(argv: list[str] | None = None) -> dict:
     for label, load in model_entries(args.models.split(","), args.extra, args.blend):
         report["models"][label] = measure(load(), photos)
         r = report["models"][label]
-        print(f"{label}: NIQE {r['niqe']:.3f}, grid ratio {r['grid_ratio']:.3f}, mesh {r['mesh']:.3f}, {r['mpx_per_s']:.3f} Mpx/s",
-              flush=True)
+        print(f"{label}: NIQE {r['niqe']:.3f}, grid ratio {r['grid_ratio']:.3f}, mesh {r['mesh']:.3f}, "
+              f"{r['mpx_per_s']:.3f} Mpx/s", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "real_photos.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "real_photos.md").write_text(photos_table_md(report))
