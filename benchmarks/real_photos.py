@@ -154,13 +154,13 @@ def model_entries(models: list[str], extras: list[str], blends: list[str]) -> li
 
 
 def measure(model, photos: list[tuple[str, torch.Tensor]]) -> dict:
-    """NIQE and JPEG-grid ratio of the model's outputs (no ground truth), and its speed."""
+    """NIQE, JPEG-grid ratio and mesh level of the model's outputs (no ground truth), and its speed."""
     return evaluate(model, [(name, lr, None) for name, lr in photos], SCALE, rounded=True,
                     extra={"niqe": niqe, "grid_ratio": grid_ratio, "mesh": mesh_level})
 
 
 def photos_table_md(report: dict) -> str:
-    """``real_photos.md``: NIQE, JPEG-grid ratio and speed of every model on the photos."""
+    """``real_photos.md``: NIQE, JPEG-grid ratio, mesh level and speed of every model on the photos."""
     lines = [f"# Real low-quality photos: `cats_dogs/{report['split']}` at native size, {report['images']} JPEGs",
              "", "No ground truth. NIQE: lower is more natural. JPEG-grid ratio: luma steps on the input's 8x8 "
              "block edges over steps elsewhere, 1.0 = no visible grid. Mesh: the pattern locked to the input's "
@@ -169,8 +169,8 @@ def photos_table_md(report: dict) -> str:
              f"Command: `{report['command']}`", "",
              "| model | NIQE | JPEG-grid ratio | mesh | Mpx/s |", "|---|---:|---:|---:|---:|"]
     for label, r in report["models"].items():
-        mesh = f"{r['mesh']:.3f}" if "mesh" in r else "-"  # reports written before the mesh column
-        lines.append(f"| `{label}` | {r['niqe']:.3f} | {r['grid_ratio']:.3f} | {mesh} | {r['mpx_per_s']:.3f} |")
+        lines.append(f"| `{label}` | {r['niqe']:.3f} | {r['grid_ratio']:.3f} | {r['mesh']:.3f} | "
+                     f"{r['mpx_per_s']:.3f} |")
     m = report["machine"]
     lines += ["", f"Input (the JPEGs themselves, 8-px grid ratio): {report['input_grid_ratio']:.3f}; mean noise "
               f"estimate {report['input_noise_sigma']:.2f} (8-bit levels).", "",
