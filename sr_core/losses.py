@@ -1,4 +1,4 @@
-"""Losses: pixel, content (perceptual), adversarial and total variation.
+"""Losses: pixel, content (perceptual), adversarial, total variation and the input-pixel mesh.
 
 Every loss takes ``(pred, target)`` images as RGB float [0, 1] NCHW tensors.
 The content loss normalises with the ImageNet mean/std itself (buffers, so it
@@ -46,6 +46,39 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     dh = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean()
     dw = (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean()
     return dh + dw
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of every channel, reflect-padded (radius 3 sigma)."""
+    radius = max(1, int(3 * sigma + 0.5))
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-t * t / (2 * sigma * sigma))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def mesh_loss(pred: torch.Tensor, target: torch.Tensor, scale: int, window: int = 8) -> torch.Tensor:
+    """The squared pattern that ``pred - target`` repeats on every input pixel, found window by window.
+
+    The high-pass error (minus a Gaussian blur, sigma 2: symmetric, so ramps pass through it unchanged) is
+    averaged over each ``window`` x ``window`` block of input pixels into one ``scale`` x ``scale`` tile per
+    block; the loss is the tiles' mean square. Image content averages out of a tile, a mesh drawn with the
+    upsampler's period does not (``benchmarks.real_photos.mesh_level`` measures the same thing on a whole
+    output, without a target). Squared, so the push on a faint mesh stays consistent under the content's noise.
+    Crops whose sides are not multiples of ``scale * window`` are cut to one.
+    """
+    d = (pred - target).float()
+    hp = d - _gaussian_blur(d, 2.0)
+    n, c, h, w = hp.shape
+    step = scale * window
+    hb, wb = h // step, w // step
+    if hb == 0 or wb == 0:
+        raise ValueError(f"mesh_loss: a {h}x{w} crop is smaller than one {step}-px window")
+    hp = hp[..., :hb * step, :wb * step].reshape(n, c, hb, window, scale, wb, window, scale)
+    return hp.mean(dim=(3, 6)).pow(2).mean()
 
 
 class GANLoss(nn.Module):

@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .io import atomic_write
-from .losses import GANLoss, tv_loss
+from .losses import GANLoss, mesh_loss, tv_loss
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,12 @@ def pixel_step(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, optimizer: 
 def gan_step(generator: nn.Module, discriminator: nn.Module, lr: torch.Tensor, hr: torch.Tensor,
              opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, *, content_loss: nn.Module | None,
              pixel_loss: nn.Module | None = None, adv_weight: float = 1e-3, content_weight: float = 1.0,
-             pixel_weight: float = 0.0, tv_weight: float = 0.0, target: torch.Tensor | None = None
-             ) -> dict[str, float]:
+             pixel_weight: float = 0.0, tv_weight: float = 0.0, target: torch.Tensor | None = None,
+             mesh_weight: float = 0.0) -> dict[str, float]:
     """One SRGAN step: the generator with the discriminator frozen, then the discriminator on detached SR.
 
     Generator loss = content_weight * content + adv_weight * BCE(D(SR), real)
-    (+ pixel_weight * pixel + tv_weight * TV). Discriminator loss =
+    (+ pixel_weight * pixel + tv_weight * TV + mesh_weight * the input-pixel mesh of SR - target). Discriminator loss =
     BCE(D(HR), real) + BCE(D(SR.detach()), fake). The discriminator's logits may be one per image (SRGAN)
     or one per pixel (a U-Net discriminator). ``target`` (default ``hr``) is what the content and pixel
     losses compare with, e.g. a sharpened HR (Real-ESRGAN); the discriminator always sees ``hr``.
@@ -115,7 +115,10 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, lr: torch.Tensor, h
         terms["pixel"] = pixel_loss(sr, target)
     if tv_weight:
         terms["tv"] = tv_loss(sr)
-    weights = {"adv": adv_weight, "content": content_weight, "pixel": pixel_weight, "tv": tv_weight}
+    if mesh_weight:
+        terms["mesh"] = mesh_loss(sr, target, sr.shape[-1] // lr.shape[-1])
+    weights = {"adv": adv_weight, "content": content_weight, "pixel": pixel_weight, "tv": tv_weight,
+               "mesh": mesh_weight}
     loss_g = sum(weights[k] * v for k, v in terms.items())
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()

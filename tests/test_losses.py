@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sr_core.losses import (IMAGENET_MEAN, IMAGENET_STD, ContentLoss, FeatureExtractor, GANLoss, PixelLoss,
-                            WeightsUnavailableError, efficientnet_lite0, tv_loss)
+                            WeightsUnavailableError, efficientnet_lite0, mesh_loss, tv_loss)
 
 
 def tiny_features() -> nn.Module:
@@ -191,3 +191,24 @@ def test_multi_depth_content_loss_sees_a_pixel_grid_mesh():
         sensitivity = {name: float(ContentLoss(name)(image + mesh, image) / ContentLoss(name)(blur, image))
                        for name in ("efficientnet_lite0", "efficientnet_lite0_multi")}
     assert sensitivity["efficientnet_lite0_multi"] > 1.5 * sensitivity["efficientnet_lite0"], sensitivity
+
+
+def test_mesh_loss_finds_the_pattern_repeated_on_every_input_pixel_not_noise_or_ramps():
+    """``mesh_loss``: the mean square of the high-pass error folded into one 4x4 tile per 8x8 block of input
+    pixels. A 4-px diamond of amplitude a costs about a^2 / 2 (its mean square); noise of the same size
+    averages out over a block's 64 input pixels; a smooth ramp passes through the symmetric blur (its only
+    high-pass is where the reflect padding folds it, at the crop's border)."""
+    torch.manual_seed(0)
+    target = F.avg_pool2d(torch.rand(2, 3, 64, 64), 9, stride=1, padding=4)
+    i, j = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    amplitude = 2 / 255
+    diamond = amplitude * torch.cos(math.pi * (i + j) / 2) * torch.cos(math.pi * (i - j) / 2)
+    noise = amplitude * torch.randn(2, 3, 64, 64)
+    ramp = 0.2 * (i + 2 * j) / 64
+    assert mesh_loss(target, target, 4) == 0
+    meshed = float(mesh_loss(target + diamond, target, 4))
+    assert meshed == pytest.approx(float(diamond.pow(2).mean()), rel=0.05)
+    assert float(mesh_loss(target + noise, target, 4)) < meshed / 20
+    assert float(mesh_loss(target + ramp, target, 4)) < meshed / 20  # measured: 1/50
+    with pytest.raises(ValueError, match="smaller than one 32-px window"):
+        mesh_loss(target[..., :16, :], target[..., :16, :], 4)

@@ -79,7 +79,7 @@ needs_data = pytest.mark.skipif(not T91.is_dir(), reason=f"training data not fou
 @pytest.mark.timeout(2400)
 def test_real_pixel_then_gan_stage_with_unet_discriminator_resumes_bit_exact(tmp_path, monkeypatch):
     """The two stages as the recipes run them, tiny: real-psnr (L1, real degradation) and real (GAN from it,
-    U-Net discriminator, unsharp-masked targets); the GAN run paused and resumed ends where a straight one does."""
+    U-Net discriminator, unsharp-masked targets, the mesh loss); the GAN run paused and resumed ends where a straight one does."""
     from sr_core.training import load_state
 
     common = ["-m", "train.real", "--tiny", "--no-progress", "--no-plot", f"--train_dirs={tiny_train_files()}",
@@ -97,7 +97,8 @@ def test_real_pixel_then_gan_stage_with_unet_discriminator_resumes_bit_exact(tmp
     ship.main([str(psnr_dir), "tiny-real-psnr", "--sets", "Set5"])
     card = (tmp_path / "shipped" / "tiny-real-psnr" / "README.md").read_text()
     assert "components bicubic:0.5,real:0.5" in card and f"(clean bicubic LR: {val[-1]['clean_psnr']:.3f} dB)" in card
-    gan = [*common, "--recipe=gan", "--init_from=runs/psnr/weights", "--max_iters=4", "--content_weight=0"]
+    gan = [*common, "--recipe=gan", "--init_from=runs/psnr/weights", "--max_iters=4", "--content_weight=0",
+           "--mesh_weight=1000"]
     _run(tmp_path, *gan, "--name=straight")
     _run(tmp_path, *gan, "--name=resumed", "--stop_at=2")
     out = _run(tmp_path, *gan, "--name=resumed", "--resume")
@@ -114,7 +115,8 @@ def test_real_pixel_then_gan_stage_with_unet_discriminator_resumes_bit_exact(tmp
     assert cfg["degradation"] == "real-mix" and cfg["arch"] == "fastsr"
     rows = [json.loads(line) for line in (tmp_path / "runs" / "straight" / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in rows if r["kind"] == "train"]
-    assert {"g_adv", "g_pixel", "loss_d"} <= train[0].keys()
+    assert {"g_adv", "g_pixel", "g_mesh", "loss_d"} <= train[0].keys()
+    assert cfg["training"]["mesh_weight"] == 1000
 
 
 def test_soup_averages_two_checkpoints_of_one_network(tmp_path):

@@ -97,6 +97,8 @@ class TrainConfig:
     mix: str = ""                          # real-mix only: its components, "bicubic:0.5,real-mild:0.2,real:0.3"
                                            # ("": sr_core.data.MIXES); such runs also validate on clean bicubic LR
                                            # (Real-ESRGAN); the discriminator sees the plain HR
+    mesh_weight: float = 0.0               # GAN stage: weight of sr_core.losses.mesh_loss, the pattern SR - target
+                                           # repeats on every input pixel (the GAN's 4-px mesh)
 
     def model_args(self) -> dict:
         args = {"scale": self.scale}

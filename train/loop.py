@@ -292,7 +292,8 @@ def train_step(cfg: TrainConfig, nets: Nets, g_train, d_train, batch, device, me
         with autocast:
             values = gan_step(g_train, d_train, lr_img, hr_img, nets.opt_g, nets.opt_d, content_loss=nets.content,
                               pixel_loss=nets.pixel, adv_weight=cfg.adv_weight, content_weight=cfg.content_weight,
-                              pixel_weight=cfg.pixel_weight, tv_weight=cfg.tv_weight, target=target)
+                              pixel_weight=cfg.pixel_weight, tv_weight=cfg.tv_weight, target=target,
+                              mesh_weight=cfg.mesh_weight)
         nets.sched_d.step()
     else:
         with autocast:
