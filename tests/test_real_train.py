@@ -79,7 +79,8 @@ needs_data = pytest.mark.skipif(not T91.is_dir(), reason=f"training data not fou
 @pytest.mark.timeout(2400)
 def test_real_pixel_then_gan_stage_with_unet_discriminator_resumes_bit_exact(tmp_path, monkeypatch):
     """The two stages as the recipes run them, tiny: real-psnr (L1, real degradation) and real (GAN from it,
-    U-Net discriminator, unsharp-masked targets, the mesh loss); the GAN run paused and resumed ends where a straight one does."""
+    U-Net discriminator, unsharp-masked targets, the mesh loss); the GAN run paused and resumed ends where a
+    straight one does."""
     from sr_core.training import load_state
 
     common = ["-m", "train.real", "--tiny", "--no-progress", "--no-plot", f"--train_dirs={tiny_train_files()}",
