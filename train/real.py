@@ -9,7 +9,8 @@ What ships came from two GPU leases (``train/lease.sh``; the model cards give th
 (1,653 iterations, every sample degraded by the full ``real`` model, no clean share: the real-photos issue
 dropped the clean-image guard) and ``--recipe=gpu-gan`` (2,770 iterations in two stretches). Between leases
 ``--recipe=cpu-gan`` continues the GAN on 2 CPU threads from ``train/checkpoints/real-gan-cpu`` (its README says
-where it stands and why it is not shipped yet). The older CPU recipes below (``psnr``, ``gan``) made the
+where it stands and why it is not shipped yet); ``--recipe=cpu-gan-mesh`` is its branch with a loss on the 4-px
+mesh (``train/checkpoints/real-gan-mesh``). The older CPU recipes below (``psnr``, ``gan``) made the
 previous, mix-trained pair.
 
 (``DEST``: ``bash train/fetch_wallpapers.sh DEST``.) LR patches come from ``sr_core.degradations``'
