@@ -503,9 +503,20 @@ class RealDegradation:
 
 # ----------------------------------------------------------------------------------------------- HR sharpening
 
-def _gaussian_taps(size: int) -> np.ndarray:
-    """``cv2.getGaussianKernel(size, 0)``: sigma = 0.3 * ((size - 1) / 2 - 1) + 0.8."""
-    return cv2.getGaussianKernel(size, 0).astype(np.float32).ravel()
+def gaussian_taps(size: int, sigma: float = 0) -> np.ndarray:
+    """``cv2.getGaussianKernel(size, sigma)``; sigma 0: 0.3 * ((size - 1) / 2 - 1) + 0.8."""
+    return cv2.getGaussianKernel(size, sigma).astype(np.float32).ravel()
+
+
+def blur_separable(x: torch.Tensor, taps: np.ndarray) -> torch.Tensor:
+    """Every channel of an NCHW tensor filtered by the 1-D ``taps`` along both axes, reflect-padded as in
+    BasicSR's ``filter2D``."""
+    size, c = len(taps), x.shape[1]
+    k = torch.from_numpy(taps).to(x.device, x.dtype)
+    pad = size // 2
+    x = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, size), groups=c)
+    return torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, size, 1), groups=c)
 
 
 def usm_sharp(img: torch.Tensor, weight: float = 0.5, radius: int = 50, threshold: float = 10) -> torch.Tensor:
@@ -515,15 +526,10 @@ def usm_sharp(img: torch.Tensor, weight: float = 0.5, radius: int = 50, threshol
     image becomes ``clip(img + weight * residual)``; elsewhere it stays. ``radius`` is the Gaussian's size
     (made odd; 51 taps: sigma 8), reflect padding as in BasicSR's ``filter2D``.
     """
-    size = radius + 1 if radius % 2 == 0 else radius
-    taps = torch.from_numpy(_gaussian_taps(size)).to(img.device, img.dtype)
+    taps = gaussian_taps(radius + 1 if radius % 2 == 0 else radius)
 
     def blur(x):
-        pad = size // 2
-        x = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
-        x = torch.nn.functional.conv2d(x, taps.view(1, 1, 1, -1).expand(x.shape[1], 1, 1, size), groups=x.shape[1])
-        return torch.nn.functional.conv2d(x, taps.view(1, 1, -1, 1).expand(x.shape[1], 1, size, 1),
-                                          groups=x.shape[1])
+        return blur_separable(x, taps)
 
     residual = img - blur(img)
     mask = (residual.abs() * 255 > threshold).to(img.dtype)

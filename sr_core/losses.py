@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .degradations import blur_separable, gaussian_taps
+
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -48,18 +50,6 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return dh + dw
 
 
-def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of every channel, reflect-padded (radius 3 sigma)."""
-    radius = max(1, int(3 * sigma + 0.5))
-    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    k = torch.exp(-t * t / (2 * sigma * sigma))
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
-
 def mesh_loss(pred: torch.Tensor, target: torch.Tensor, scale: int, window: int = 8) -> torch.Tensor:
     """The squared pattern that ``pred - target`` repeats on every input pixel, found window by window.
 
@@ -71,7 +61,7 @@ def mesh_loss(pred: torch.Tensor, target: torch.Tensor, scale: int, window: int 
     Crops whose sides are not multiples of ``scale * window`` are cut to one.
     """
     d = (pred - target).float()
-    hp = d - _gaussian_blur(d, 2.0)
+    hp = d - blur_separable(d, gaussian_taps(13, 2.0))  # radius 3 sigma
     n, c, h, w = hp.shape
     step = scale * window
     hb, wb = h // step, w // step
