@@ -18,6 +18,8 @@ Per model:
   bicubic keeps the input's blocks (about 1.5 on these photos);
 * the mesh level (:func:`mesh_level`): how strong a pattern the output repeats on every input pixel (the
   faint 4-px mesh of a GAN on smooth areas, which NIQE scores as texture), in 8-bit levels;
+* the grain level (:func:`grain_level`): fine high-pass energy on the output's flattest areas, where a model
+  that sharpens the input's noise leaves speckle (not locked to the pixel grid, so the mesh level misses it);
 * output Mpx/s of the model alone (``upscale_tensor``, whole image, no tiling) on this machine, in one run.
 
 ``grid.png``: the blockiest and the noisiest photos of the set (by bicubic's grid ratio and by the input's
@@ -93,6 +95,24 @@ def mesh_level(img, period: int = SCALE) -> float:
     return float(tile.std())
 
 
+def grain_level(img, flat_share: float = 0.1) -> float:
+    """Grain on the output's flat areas, in 8-bit levels: the RMS of the high-pass luma (minus a Gaussian blur,
+    sigma 1.5 px) over the ``flat_share`` of pixels where the structure that survives a wide blur (sigma 4 px,
+    one input pixel at 4x) changes least. There a clean model leaves smooth surfaces; a model that sharpens
+    the input's noise leaves the grain that NIQE scores as texture and :func:`mesh_level` does not see,
+    because it is not locked to the input's pixels."""
+    import cv2
+
+    y = luma(img)
+    if min(y.shape) < 16:
+        raise ValueError("image too small to find its flat areas")
+    base = cv2.GaussianBlur(y, (0, 0), 4.0)
+    slope = np.hypot(cv2.Sobel(base, cv2.CV_64F, 1, 0), cv2.Sobel(base, cv2.CV_64F, 0, 1))
+    flat = slope <= np.quantile(slope, flat_share)
+    high = y - cv2.GaussianBlur(y, (0, 0), 1.5)
+    return float(np.sqrt(np.mean(high[flat] ** 2)))
+
+
 def noise_sigma(img) -> float:
     """Immerkaer's fast noise estimate (1996) on the luma: the standard deviation of Gaussian noise, in 8-bit
     levels, from the response to a Laplacian-difference mask that cancels smooth image structure."""
@@ -154,23 +174,24 @@ def model_entries(models: list[str], extras: list[str], blends: list[str]) -> li
 
 
 def measure(model, photos: list[tuple[str, torch.Tensor]]) -> dict:
-    """NIQE, JPEG-grid ratio and mesh level of the model's outputs (no ground truth), and its speed."""
+    """NIQE, JPEG-grid ratio, mesh and grain levels of the model's outputs (no ground truth), and its speed."""
     return evaluate(model, [(name, lr, None) for name, lr in photos], SCALE, rounded=True,
-                    extra={"niqe": niqe, "grid_ratio": grid_ratio, "mesh": mesh_level})
+                    extra={"niqe": niqe, "grid_ratio": grid_ratio, "mesh": mesh_level, "grain": grain_level})
 
 
 def photos_table_md(report: dict) -> str:
-    """``real_photos.md``: NIQE, JPEG-grid ratio, mesh level and speed of every model on the photos."""
+    """``real_photos.md``: NIQE, JPEG-grid ratio, mesh and grain levels and speed of every model on the photos."""
     lines = [f"# Real low-quality photos: `cats_dogs/{report['split']}` at native size, {report['images']} JPEGs",
              "", "No ground truth. NIQE: lower is more natural. JPEG-grid ratio: luma steps on the input's 8x8 "
              "block edges over steps elsewhere, 1.0 = no visible grid. Mesh: the pattern locked to the input's "
-             "pixels (`mesh_level`, 8-bit levels; 0 = none). Mpx/s: 4x output megapixels per second "
+             "pixels (`mesh_level`, 8-bit levels; 0 = none). Grain: fine high-pass RMS on the output's flattest "
+             "10 % (`grain_level`, 8-bit levels; lower is cleaner). Mpx/s: 4x output megapixels per second "
              "of the model alone, this run.", "",
              f"Command: `{report['command']}`", "",
-             "| model | NIQE | JPEG-grid ratio | mesh | Mpx/s |", "|---|---:|---:|---:|---:|"]
+             "| model | NIQE | JPEG-grid ratio | mesh | grain | Mpx/s |", "|---|---:|---:|---:|---:|---:|"]
     for label, r in report["models"].items():
         lines.append(f"| `{label}` | {r['niqe']:.3f} | {r['grid_ratio']:.3f} | {r['mesh']:.3f} | "
-                     f"{r['mpx_per_s']:.3f} |")
+                     f"{r['grain']:.3f} | {r['mpx_per_s']:.3f} |")
     m = report["machine"]
     lines += ["", f"Input (the JPEGs themselves, 8-px grid ratio): {report['input_grid_ratio']:.3f}; mean noise "
               f"estimate {report['input_noise_sigma']:.2f} (8-bit levels).", "",
@@ -218,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict:
         report["models"][label] = measure(load(), photos)
         r = report["models"][label]
         print(f"{label}: NIQE {r['niqe']:.3f}, grid ratio {r['grid_ratio']:.3f}, mesh {r['mesh']:.3f}, "
-              f"{r['mpx_per_s']:.3f} Mpx/s", flush=True)
+              f"grain {r['grain']:.3f}, {r['mpx_per_s']:.3f} Mpx/s", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "real_photos.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "real_photos.md").write_text(photos_table_md(report))

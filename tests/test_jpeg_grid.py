@@ -19,7 +19,7 @@ from PIL import Image
 from sr_core import config, has_weights, upscale_tensor
 from sr_core.io import to_tensor
 
-from benchmarks.real_photos import grid_ratio, mesh_level, noise_sigma
+from benchmarks.real_photos import grain_level, grid_ratio, mesh_level, noise_sigma
 
 
 def _jpeg(img: Image.Image, quality: int) -> Image.Image:
@@ -82,6 +82,19 @@ def test_mesh_level_finds_a_pattern_repeated_on_every_input_pixel_and_not_image_
     assert mesh_level(shifted) < 0.05
     with pytest.raises(ValueError, match="too small"):
         mesh_level(np.zeros((3, 3, 3)))
+
+
+def test_grain_level_finds_speckle_on_flat_areas_that_the_mesh_level_misses(photo):
+    up = photo.resize((photo.width * 4, photo.height * 4), Image.BICUBIC)
+    clean = np.asarray(up, dtype=np.float64)
+    # sharpened noise: 1-px speckle of 3 levels, random, so not locked to the input's pixels
+    speckle = np.random.default_rng(0).normal(0, 3.0, clean.shape[:2])[..., None]
+    grainy = clean + speckle
+    assert grain_level(grainy) > grain_level(clean) + 1.5
+    assert mesh_level(grainy) < 0.2  # the mesh level averages random speckle away
+    assert grain_level(np.full((64, 64, 3), 100.0)) < 1e-6  # flat grey: no grain at all
+    with pytest.raises(ValueError, match="too small"):
+        grain_level(np.zeros((8, 8, 3)))
 
 
 @pytest.mark.skipif(not (has_weights("real") and has_weights("real-psnr")), reason="real weights absent")
