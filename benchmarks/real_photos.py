@@ -42,7 +42,7 @@ from sr_core.metrics import evaluate
 
 from benchmarks.hardware import machine_info
 from benchmarks.niqe import niqe
-from benchmarks.quality import collect_models
+from benchmarks.quality import collect_models, git_folder
 from benchmarks.real import make_grid
 
 SCALE = 4
@@ -146,31 +146,36 @@ def load_photos(paths: list[Path]) -> list[tuple[str, torch.Tensor]]:
     return [(f"{p.parent.name}/{p.name}", to_tensor(open_image(p).convert("RGB"))) for p in paths]
 
 
-def blend_entry(spec: str) -> tuple[str, callable]:
+def blend_entry(spec: str, outputs: bool = False) -> tuple[str, callable]:
     """``label=SMOOTH,TEXTURED@D`` (or ``label=SMOOTH,TEXTURED`` with the detail in the label, ``x@0.5``): the two
-    networks interpolated weight by weight at detail D, as ``sr_core.detail`` does for ``real``."""
+    networks' outputs mixed at detail D (``outputs``, what ``sr_core.detail`` does for ``real``), or their
+    weights interpolated (network interpolation, ``sr_core.detail.interpolate``, the control until December 2026)."""
     label, sep, rest = spec.partition("=")
     pair, _, value = rest.partition("@")
     if not value and "@" in label:
         value = label.rpartition("@")[2]
     smooth, _, textured = pair.partition(",")
     if not (sep and smooth and textured and value):
-        raise SystemExit(f"--blend takes label=SMOOTH,TEXTURED@DETAIL, got {spec!r}")
+        raise SystemExit(f"--blend and --mix take label=SMOOTH,TEXTURED@DETAIL, got {spec!r}")
 
     def load():
         from sr_core import load_model
         from sr_core.detail import interpolate
+        from sr_core.nets.blend import DetailBlend
 
-        return interpolate(load_model(smooth), load_model(textured), float(value))
+        make = DetailBlend if outputs else interpolate
+        return make(load_model(git_folder(smooth)), load_model(git_folder(textured)), float(value))
 
     return label, load
 
 
-def model_entries(models: list[str], extras: list[str], blends: list[str]) -> list[tuple[str, callable]]:
+def model_entries(models: list[str], extras: list[str], blends: list[str], mixes: list[str] = ()
+                  ) -> list[tuple[str, callable]]:
     from sr_core.detail import DEFAULT_DETAIL
 
     names = [m.replace("@default", f"@{DEFAULT_DETAIL:g}") for m in models]
-    return collect_models(names, extras) + [blend_entry(b) for b in blends]
+    return (collect_models(names, extras) + [blend_entry(b) for b in blends]
+            + [blend_entry(m, outputs=True) for m in mixes])
 
 
 def measure(model, photos: list[tuple[str, torch.Tensor]]) -> dict:
@@ -220,7 +225,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
                         help="comma-separated names; NAME@D is a detail blend, real@default the app's default")
     parser.add_argument("--extra", action="append", default=[], help="label=weights folder")
-    parser.add_argument("--blend", action="append", default=[], help="label=SMOOTH,TEXTURED@DETAIL")
+    parser.add_argument("--blend", action="append", default=[],
+                        help="label=SMOOTH,TEXTURED@DETAIL: the two networks' weights interpolated")
+    parser.add_argument("--mix", action="append", default=[],
+                        help="label=SMOOTH,TEXTURED@DETAIL: the two networks' outputs mixed (the detail control)")
     parser.add_argument("--grid-models", default=",".join(GRID_MODELS))
     parser.add_argument("--no-grid", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
@@ -235,7 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
               "photos": [n for n, _ in photos], "noise": {n: round(noise_sigma(x), 3) for n, x in photos},
               "input_grid_ratio": float(np.mean([grid_ratio(x, BLOCK) for _, x in photos])), "models": {}}
     report["input_noise_sigma"] = float(np.mean(list(report["noise"].values())))
-    for label, load in model_entries(args.models.split(","), args.extra, args.blend):
+    for label, load in model_entries(args.models.split(","), args.extra, args.blend, args.mix):
         report["models"][label] = measure(load(), photos)
         r = report["models"][label]
         print(f"{label}: NIQE {r['niqe']:.3f}, grid ratio {r['grid_ratio']:.3f}, mesh {r['mesh']:.3f}, "

@@ -3,9 +3,9 @@
 Both feed :mod:`sr_core.tiling`: a backend is a function from a batch of LR tiles (float32 NCHW, RGB
 [0, 1]) to SR tiles. The ONNX Runtime backend runs ``weights/<name>/model.onnx``, the inference graph
 ``python -m sr_core.export --all`` writes beside each shipped model's safetensors (merged, re-parameterised
-weights stored as float16, computed in float32). ``real`` at any ``detail`` is its graph with the raw data of
-every weight replaced by the blend of ``real-psnr``'s and ``real``'s, as :func:`sr_core.detail.interpolate` blends the
-merged torch weights.
+weights stored as float16, computed in float32). ``real`` at a ``detail`` between 0 and 1 runs ``real-psnr``'s graph and
+its own on each tile and mixes the two outputs (:class:`OnnxBlend`), as :class:`sr_core.nets.blend.DetailBlend`
+does with the torch networks.
 
 ``backend="auto"`` runs ONNX Runtime where torch is not installed. Where both are, it runs torch for what has
 no graph or needs it (checkpoints, community models, a GPU, an explicit float16/bfloat16) and otherwise the
@@ -145,42 +145,12 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return out
 
 
-def with_initializers(path: str | Path, values: dict[str, np.ndarray]) -> bytes:
-    """The bytes of ONNX file ``path`` with the raw data of the named initializers replaced by ``values``
-    (each of the same dtype and shape), for ``onnxruntime.InferenceSession(bytes)``."""
-    buf = bytearray(Path(path).read_bytes())
-    spans = _initializer_spans(memoryview(buf))
-    for name, value in values.items():
-        dtype, dims, offset = spans[name]
-        if value.dtype != dtype or list(value.shape) != dims:
-            raise ValueError(f"{name}: {value.dtype} {value.shape} does not replace {dtype} {dims}")
-        data = np.ascontiguousarray(value).astype(dtype.newbyteorder("<"), copy=False).tobytes()
-        buf[offset:offset + len(data)] = data
-    return bytes(buf)
-
-
 def _packed(buf: memoryview) -> list[int]:
     values, i = [], 0
     while i < len(buf):
         v, i = _varint(buf, i)
         values.append(v)
     return values
-
-
-def blend_initializers(smooth: dict[str, np.ndarray], textured: dict[str, np.ndarray],
-                       detail: float) -> dict[str, np.ndarray]:
-    """``(1 - detail) * smooth + detail * textured`` for every floating-point weight (``torch.lerp``'s formula,
-    in float32), in each weight's own dtype; the two graphs must have the same weights."""
-    if smooth.keys() != textured.keys() or any(smooth[k].shape != textured[k].shape for k in smooth):
-        raise ValueError("cannot blend graphs with different weights")
-    w = np.float32(detail)
-    out = {}
-    for k, a in smooth.items():
-        if a.dtype.kind == "f":
-            a32, b32 = a.astype(np.float32), textured[k].astype(np.float32)
-            mixed = a32 + w * (b32 - a32) if w < 0.5 else b32 - (b32 - a32) * (np.float32(1) - w)
-            out[k] = mixed.astype(a.dtype)
-    return out
 
 
 # --- the ONNX Runtime backend ------------------------------------------------------------------------------
@@ -190,8 +160,7 @@ class OnnxModel:
     (B, 3, s*h, s*w) clamped to [0, 1]. Carries ``config`` (its config.json) and ``scale`` as a torch model does.
     """
 
-    def __init__(self, path: Path, cfg: dict, threads: int | None = None, graph: bytes | None = None,
-                 optimization: str = "all"):
+    def __init__(self, path: Path, cfg: dict, threads: int | None = None, optimization: str = "all"):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -200,18 +169,20 @@ class OnnxModel:
             "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[optimization]
-        # graph: the file's bytes with other weights (a blend); SessionOptions.add_initializer is no substitute,
-        # as ONNX Runtime folds the float16 -> float32 Casts of the weights from the file's own values
-        self.session = ort.InferenceSession(graph if graph is not None else str(path), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.path, self.config = path, cfg
         self.scale = int(cfg["scale"])
         hparams = cfg.get("hparams", {})
         self.bytes_per_input_pixel = tiling.estimate_bytes_per_input_pixel(
             cfg.get("arch"), self.scale, hparams.get("num_features", 64))
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+    def raw(self, batch: np.ndarray) -> np.ndarray:
+        """The graph's output, not clamped."""
         (out,) = self.session.run(None, {"lr": np.ascontiguousarray(batch, dtype=np.float32)})
+        return out
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = self.raw(batch)
         return np.clip(out, 0, 1, out=out)
 
     def auto_tile(self, batch_size: int = 1) -> int:
@@ -221,6 +192,24 @@ class OnnxModel:
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.config.get('name')!r}, scale={self.scale})"
+
+
+class OnnxBlend(OnnxModel):
+    """``real`` at a detail between 0 and 1 on ONNX Runtime: both graphs run on each batch and their outputs are
+    mixed, ``(1 - detail) * smooth + detail * textured`` (``torch.lerp``'s formula), then clamped, as
+    :class:`sr_core.nets.blend.DetailBlend` does with the torch networks."""
+
+    def __init__(self, smooth: OnnxModel, textured: OnnxModel, detail: float):
+        self.smooth, self.textured, self.detail = smooth, textured, float(detail)
+        self.path, self.scale, self.session = textured.path, textured.scale, textured.session
+        self.bytes_per_input_pixel = textured.bytes_per_input_pixel
+        self.config = {**textured.config, "detail": self.detail,
+                       "detail_pair": [smooth.config.get("name", "smooth"), textured.config.get("name", "textured")]}
+
+    def raw(self, batch: np.ndarray) -> np.ndarray:
+        a, b = self.smooth.raw(batch), self.textured.raw(batch)
+        w = np.float32(self.detail)
+        return a + w * (b - a) if w < 0.5 else b - (b - a) * (np.float32(1) - w)
 
 
 def _read_config(folder: Path) -> dict:
@@ -244,9 +233,11 @@ def _load_onnx(name: str, detail: float | None, threads: int | None, optimizatio
     smooth = graph_path(DETAIL_PAIRS[name])
     if smooth is None:
         raise FileNotFoundError(f"no ONNX graph for {DETAIL_PAIRS[name]!r}, which detail blends with {name!r}")
-    blend = blend_initializers(read_initializers(smooth), read_initializers(path), detail)
-    cfg.update(detail=float(detail), detail_pair=[DETAIL_PAIRS[name], cfg.get("name", name)])
-    return OnnxModel(path, cfg, threads, with_initializers(path, blend), optimization)
+    smooth_model = OnnxModel(smooth, _read_config(smooth.parent), threads, optimization=optimization)
+    if detail == 0.0:  # the smooth graph alone, described as the blend it stands for
+        smooth_model.config = {**cfg, "detail": 0.0, "detail_pair": [DETAIL_PAIRS[name], cfg.get("name", name)]}
+        return smooth_model
+    return OnnxBlend(smooth_model, OnnxModel(path, cfg, threads, optimization=optimization), detail)
 
 
 def load_onnx(name: str, detail: float | None = None, threads: int | None = None,
@@ -358,4 +349,4 @@ def load_model_any(name: str, backend: str = "auto", device: str = "auto", detai
 
 
 __all__ = ["OnnxModel", "load_onnx", "load_model_any", "pick_backend", "upscale", "torch_installed",
-           "read_initializers", "read_metadata", "with_initializers", "blend_initializers", "graph_path", "needs_torch", "BACKENDS", "TORCH_EXTRA"]
+           "OnnxBlend", "read_initializers", "read_metadata", "graph_path", "needs_torch", "BACKENDS", "TORCH_EXTRA"]

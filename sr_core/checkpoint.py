@@ -37,9 +37,10 @@ import torch
 from torch import nn
 
 from . import community, config
-from .detail import DETAIL_PAIRS, check_detail, interpolate, split_name
+from .detail import DETAIL_PAIRS, check_detail, split_name
 from .io import atomic_write
 from .nets import ARCHS, CLASSICAL, NET_PRESETS, build_model, build_preset
+from .nets.blend import DetailBlend
 from .state_dict import CheckpointError, clean_state_dict, load_state_into, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,11 @@ def _load_blend(name: str, detail: float, device: str, where: tuple) -> nn.Modul
         textured.config = {**textured.config, "detail": 1.0}
         return textured
     smooth = load_model(DETAIL_PAIRS[name], device=device)
-    return interpolate(smooth, textured, detail)
+    blend = DetailBlend(smooth, textured, detail)
+    if detail == 0.0:  # real-psnr alone, described as the blend it stands for
+        smooth.config = blend.config
+        return smooth
+    return blend
 
 
 def blend_cache_info():

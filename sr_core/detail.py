@@ -1,13 +1,17 @@
-"""The "detail" control of ``real``: network interpolation between ``real-psnr`` and ``real``.
+"""The "detail" control of ``real``: its output mixed with ``real-psnr``'s.
 
-ESRGAN (Wang et al. 2018, section 3.4) and Real-ESRGAN's ``--denoise_strength`` blend two networks of one
-architecture weight by weight: ``theta = (1 - detail) * theta_smooth + detail * theta_textured``. Here the
-smooth end is ``real-psnr`` (pixel loss: clean, a little soft) and the textured end is ``real`` (its GAN
-fine-tune: sharper, with synthesised texture), so ``detail`` runs from 0 (real-psnr) to 1 (real).
+``detail`` runs from 0 (``real-psnr``: pixel loss, clean, a little soft) to 1 (``real``, its GAN fine-tune:
+sharper, with synthesised texture). In between, both networks run on the same input and their outputs are mixed
+pixel by pixel, ``(1 - detail) * real_psnr(x) + detail * real(x)`` (:class:`sr_core.nets.blend.DetailBlend`;
+the ONNX backend's ``OnnxBlend``). That costs two forward passes.
 
-The blend is taken on the merged inference weights (``FastSR.reparameterize``: one 3x3 convolution per
-block), where it is a plain average of kernels. Blended networks are cached per (pair, detail, device), so a
-value is computed once, not per image or per tile; ``detail`` is rounded to ``DETAIL_STEP``.
+Until December 2026 the control blended the two networks weight by weight instead (ESRGAN's network
+interpolation, Wang et al. 2018, section 3.4; Real-ESRGAN's ``--denoise_strength``), one forward pass. That
+works for two networks that stay close, and ours did not: after 9,000 more GAN iterations the weight blends of
+0.7 and 0.8 left more JPEG grid (ratio 1.167 on the cat/dog training photos) than either end (1.110), where the
+output blend lies between its ends (``reports/real_detail_blend``). :func:`interpolate` keeps the weight blend
+for such comparisons (``benchmarks.real_photos --blend``). Blended networks are cached per (pair, detail,
+device), so a value is built once, not per image or per tile; ``detail`` is rounded to ``DETAIL_STEP``.
 
 Loading goes through the library's one resolver, :func:`sr_core.load_model`::
 

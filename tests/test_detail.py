@@ -1,5 +1,5 @@
-"""The detail control of ``real`` (``sr_core.detail``): network interpolation with ``real-psnr``, cached per
-value, in the library, the CLI and the app."""
+"""The detail control of ``real`` (``sr_core.detail``): its output mixed with ``real-psnr``'s, cached per value,
+in the library, the CLI and the app; and the weight interpolation kept for comparisons."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from conftest import smooth_rgb
 import sr_core
 from sr_core import checkpoint, detail
 from sr_core.nets import build_preset
+from sr_core.nets.blend import DetailBlend
 
 
 def _tiny(seed: int) -> torch.nn.Module:
@@ -41,6 +42,32 @@ def weights(tmp_path, monkeypatch):
 def _run(model, x):
     with torch.no_grad():
         return model(x)
+
+
+def test_the_loaded_blend_mixes_the_two_outputs_and_its_ends_are_the_networks(weights):
+    x = torch.rand(1, 3, 12, 10)
+    smooth, textured = sr_core.load_model("real-psnr"), sr_core.load_model("real")
+    a, b = _run(smooth, x), _run(textured, x)
+    mid = sr_core.load_model("real", detail=0.25)
+    assert isinstance(mid, DetailBlend) and mid.config["detail_pair"] == ["real-psnr", "real"]
+    assert torch.allclose(_run(mid, x), 0.75 * a + 0.25 * b, atol=1e-6)
+    assert not torch.allclose(a, b, atol=1e-3)  # the two tiny networks differ, so the check above has teeth
+    zero = sr_core.load_model("real", detail=0.0)
+    assert not isinstance(zero, DetailBlend) and torch.allclose(_run(zero, x), a) and zero.config["detail"] == 0.0
+    assert torch.allclose(_run(sr_core.load_model("real", detail=1.0), x), b)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        DetailBlend(smooth, textured, 1.5)
+
+
+def test_a_blend_prepared_for_inference_computes_the_same(weights):
+    """``upscale_tensor``'s inference copy (merged branches, fused) of a blend gives the blend's output."""
+    from sr_core.optimize import prepare_for_inference
+
+    mid = sr_core.load_model("real", detail=0.6)
+    x = torch.rand(1, 3, 14, 9)
+    fast = prepare_for_inference(mid)
+    assert fast.smooth.is_reparameterized and fast.textured.is_reparameterized and not mid.smooth.is_reparameterized
+    assert torch.allclose(_run(fast, x), _run(mid, x), atol=1e-5)
 
 
 def test_ends_are_the_two_networks_and_the_middle_is_the_average_of_merged_weights():
@@ -89,6 +116,7 @@ def test_each_value_is_built_once(weights):
     assert checkpoint.blend_cache_info().misses == 2
     full = sr_core.load_model("real", detail=1.0)
     assert full.config["name"] == "real" and not full.is_reparameterized  # the shipped network itself
+    assert not isinstance(full, DetailBlend)
 
 
 def test_a_name_at_a_detail_is_the_same_blend(weights):
@@ -105,10 +133,9 @@ def test_a_name_at_a_detail_is_the_same_blend(weights):
 
 
 def test_tiled_upscale_uses_one_network_for_every_tile(weights, monkeypatch):
-    """Interpolation happens once per value, never per tile: count calls of interpolate."""
+    """A blend is built once per value, never per tile: count the DetailBlends made."""
     calls = []
-    real_interpolate = detail.interpolate
-    monkeypatch.setattr(checkpoint, "interpolate", lambda *a: calls.append(1) or real_interpolate(*a))
+    monkeypatch.setattr(checkpoint, "DetailBlend", lambda *a: calls.append(1) or DetailBlend(*a))
     img = Image.fromarray(smooth_rgb(70, 60))
     model = sr_core.load_model("real", detail=0.4)
     tiles = []
