@@ -301,7 +301,7 @@ def upscale_image(image: ImageInput, model_name: str | None, progress: GradioPro
 
     Args:
         model_name: a name of ``models.model_choices()``; empty or None: ``models.default_model()`` (``real``).
-        detail: ``real`` only: 0 (smooth, ``real-psnr``) to 1 (the GAN's texture), network interpolation
+        detail: ``real`` only: 0 (smooth, ``real-psnr``) to 1 (the GAN's texture), the two outputs mixed
             (``sr_core.detail``); default ``sr_core.detail.DEFAULT_DETAIL``. Ignored by other models.
         out_scale: 2, 3 or 4 (or "x2", ...): the output size over the input's; the model's output is resized
             with Lanczos when it differs from the model's own scale. None: the model's scale.

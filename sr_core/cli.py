@@ -470,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"spandrel recognises, or hf://owner/repo/file.pth (default: {DEFAULT_MODEL}, for photos; "
                         "srresnet for clean images)")
     p.add_argument("--detail", type=float, default=None,
-                   help=f"real only: 0 (smooth, real-psnr) to 1 (GAN texture), network interpolation "
+                   help=f"real only: 0 (smooth, real-psnr) to 1 (GAN texture), the two outputs mixed "
                         f"(default: {DEFAULT_DETAIL:g})")
     p.add_argument("--scale", type=int, default=None, help="check that the model has this scale")
     p.add_argument("--tile", type=int, default=None, help="tile size in input pixels (default: from free memory; 0: off)")
