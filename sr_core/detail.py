@@ -32,10 +32,10 @@ if TYPE_CHECKING:  # torch is imported where a network is blended: the constants
 
 # textured model -> its smooth (pixel-loss) start
 DETAIL_PAIRS = {"real": "real-psnr"}
-# the default: halfway, chosen on the native-size cat/dog *training* JPEGs (python -m benchmarks.real_photos
-# --split train; never on the val photos that the report uses): with the GPU-trained pair, detail 0.75 and 1 draw
-# a faint 4-px mesh on smooth fur and backgrounds (2,770 GAN iterations are not yet enough), 0.5 is clean, JPEG
-# grid 1.04 (0.75: 1.11), and sharper than real-psnr (NIQE 7.28 against 8.73)
+# the default, chosen on the native-size cat/dog *training* JPEGs (python -m benchmarks.real_photos --split train
+# --mix ..., reports/real_detail_blend; never on the val photos that the report uses): real (12,000 CPU GAN
+# iterations) mixed with real-psnr at 0.5 scored NIQE 6.06, JPEG grid 1.072, grain 0.65 (the peer: 6.14, 1.072,
+# 0.78); 0.4 and 0.3 are cleaner and less natural (NIQE 6.42, 6.92), 1 leaves a fine grain on flat areas (1.26)
 DEFAULT_DETAIL = 0.5
 DETAIL_STEP = 0.05     # values are rounded to this grid (the app's slider step): a bounded cache
 
