@@ -8,10 +8,11 @@ the ONNX backend's ``OnnxBlend``). That costs two forward passes.
 Until December 2026 the control blended the two networks weight by weight instead (ESRGAN's network
 interpolation, Wang et al. 2018, section 3.4; Real-ESRGAN's ``--denoise_strength``), one forward pass. That
 works for two networks that stay close, and ours did not: after 9,000 more GAN iterations the weight blends of
-0.7 and 0.8 left more JPEG grid (ratio 1.167 on the cat/dog training photos) than either end (1.110), where the
-output blend lies between its ends (``reports/real_detail_blend``). :func:`interpolate` keeps the weight blend
-for such comparisons (``benchmarks.real_photos --blend``). Blended networks are cached per (pair, detail,
-device), so a value is built once, not per image or per tile; ``detail`` is rounded to ``DETAIL_STEP``.
+0.7 and 0.8 left more JPEG grid (ratio 1.167 on the cat/dog training photos) than either end (1.110,
+``reports/real_detail_blend_9317``), where the output mix lies between its ends (``reports/real_detail_blend``).
+:func:`interpolate` keeps the weight blend for such comparisons (``benchmarks.real_photos --blend``). Blends are
+cached per (pair, detail, device), so a value is built once, not per image or per tile; ``detail`` is rounded
+to ``DETAIL_STEP``.
 
 Loading goes through the library's one resolver, :func:`sr_core.load_model`::
 
