@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from . import config, tiling
-from .detail import DETAIL_PAIRS, check_detail, detail_for
+from .detail import DETAIL_PAIRS, blend_config, check_detail, detail_for
 from .presets import PRESETS
 from .tiling import DEFAULT_OVERLAP, ProgressFn
 
@@ -200,11 +200,11 @@ class OnnxBlend(OnnxModel):
     :class:`sr_core.nets.blend.DetailBlend` does with the torch networks."""
 
     def __init__(self, smooth: OnnxModel, textured: OnnxModel, detail: float):
+        # OnnxModel's interface without its own session (its two models hold one each)
         self.smooth, self.textured, self.detail = smooth, textured, float(detail)
-        self.path, self.scale, self.session = textured.path, textured.scale, textured.session
+        self.path, self.scale = textured.path, textured.scale
         self.bytes_per_input_pixel = textured.bytes_per_input_pixel
-        self.config = {**textured.config, "detail": self.detail,
-                       "detail_pair": [smooth.config.get("name", "smooth"), textured.config.get("name", "textured")]}
+        self.config = blend_config(textured.config, smooth.config.get("name", "smooth"), self.detail)
 
     def raw(self, batch: np.ndarray) -> np.ndarray:
         a, b = self.smooth.raw(batch), self.textured.raw(batch)
@@ -235,7 +235,7 @@ def _load_onnx(name: str, detail: float | None, threads: int | None, optimizatio
         raise FileNotFoundError(f"no ONNX graph for {DETAIL_PAIRS[name]!r}, which detail blends with {name!r}")
     smooth_model = OnnxModel(smooth, _read_config(smooth.parent), threads, optimization=optimization)
     if detail == 0.0:  # the smooth graph alone, described as the blend it stands for
-        smooth_model.config = {**cfg, "detail": 0.0, "detail_pair": [DETAIL_PAIRS[name], cfg.get("name", name)]}
+        smooth_model.config = blend_config(cfg, DETAIL_PAIRS[name], 0.0)
         return smooth_model
     return OnnxBlend(smooth_model, OnnxModel(path, cfg, threads, optimization=optimization), detail)
 

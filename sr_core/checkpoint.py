@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from . import community, config
-from .detail import DETAIL_PAIRS, check_detail, split_name
+from .detail import DETAIL_PAIRS, blend_config, check_detail, split_name
 from .io import atomic_write
 from .nets import ARCHS, CLASSICAL, NET_PRESETS, build_model, build_preset
 from .nets.blend import DetailBlend
@@ -224,11 +224,10 @@ def _load_blend(name: str, detail: float, device: str, where: tuple) -> nn.Modul
         textured.config = {**textured.config, "detail": 1.0}
         return textured
     smooth = load_model(DETAIL_PAIRS[name], device=device)
-    blend = DetailBlend(smooth, textured, detail)
     if detail == 0.0:  # real-psnr alone, described as the blend it stands for
-        smooth.config = blend.config
+        smooth.config = blend_config(textured.config, DETAIL_PAIRS[name], 0.0)
         return smooth
-    return blend
+    return DetailBlend(smooth, textured, detail)
 
 
 def blend_cache_info():

@@ -81,11 +81,14 @@ def interpolate(smooth: nn.Module, textured: nn.Module, detail: float) -> nn.Mod
         blended = {k: torch.lerp(sa[k].float(), sb[k].float(), float(detail)).to(sa[k].dtype)
                    if sa[k].is_floating_point() else sb[k] for k in sa}
         b.load_state_dict(blended)
-    config = dict(getattr(textured, "config", {}) or {})
-    config["detail"] = float(detail)
-    config["detail_pair"] = [str(getattr(smooth, "config", {}).get("name", "smooth")), config.get("name", "textured")]
-    b.config = config
+    b.config = blend_config(dict(getattr(textured, "config", {}) or {}),
+                            getattr(smooth, "config", {}).get("name", "smooth"), detail)
     return b
+
+
+def blend_config(textured: dict, smooth_name: str, detail: float) -> dict:
+    """The config of a blend: ``textured``'s own, with ``detail`` and ``detail_pair`` (smooth, textured) added."""
+    return {**textured, "detail": float(detail), "detail_pair": [str(smooth_name), textured.get("name", "textured")]}
 
 
 def detail_label(name: str, detail: float | None) -> str:
@@ -119,5 +122,5 @@ def detail_for(name: str, detail: float | None) -> float | None:
     return check_detail(name, detail)
 
 
-__all__ = ["DETAIL_PAIRS", "DEFAULT_DETAIL", "DETAIL_STEP", "check_detail", "detail_for", "detail_label",
+__all__ = ["DETAIL_PAIRS", "DEFAULT_DETAIL", "DETAIL_STEP", "blend_config", "check_detail", "detail_for", "detail_label",
            "interpolate", "split_name"]

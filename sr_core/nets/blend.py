@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..detail import blend_config
+
 
 class DetailBlend(nn.Module):
     """``(1 - detail) * smooth(x) + detail * textured(x)``: both networks run, then their outputs are mixed.
@@ -29,11 +31,8 @@ class DetailBlend(nn.Module):
         self.smooth, self.textured, self.detail = smooth, textured, float(detail)
         self.hparams = dict(getattr(textured, "hparams", {}))
         self.scale = int(getattr(textured, "scale", None) or self.hparams["scale"])
-        config = dict(getattr(textured, "config", {}) or {})
-        config["detail"] = self.detail
-        config["detail_pair"] = [str(getattr(smooth, "config", {}).get("name", "smooth")),
-                                 config.get("name", "textured")]
-        self.config = config
+        self.config = blend_config(dict(getattr(textured, "config", {}) or {}),
+                                   getattr(smooth, "config", {}).get("name", "smooth"), self.detail)
         self.train(textured.training)  # loaded networks are in eval mode, and so is their blend
 
     def reparameterize(self) -> None:
